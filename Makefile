@@ -1,0 +1,42 @@
+# The course kit's commands. `make course` and `make test` do all their own set-up.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+# nbgrader runs tools (alembic) from the environment's bin/ by name.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+# The NLTK data directory (twitter_samples, stopwords); `make data` fills it.
+export COURSE_DATA_DIR ?= $(CURDIR)/nltk_data
+
+.PHONY: setup data release autograde course test clean
+
+## setup: create .venv and install course_lib with the instructor/dev extras (quick when done)
+setup: $(STAMP)
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+## data: fetch twitter_samples and stopwords into $(COURSE_DATA_DIR) if they are missing
+data: setup
+	$(PY) -m course_lib.data
+
+## release: regenerate the student versions in assignments/ from solutions/ (nbgrader)
+release: setup
+	$(PY) -m course_lib.grading.release
+
+## autograde: grade everything under submitted/<student>/<assignment>/, export grades.csv
+autograde: setup
+	$(PY) -m course_lib.grading.autograde
+
+## course: data, release, run the reference solutions, grade a sample class, report
+course: data release
+	$(PY) -m course_lib.grading.course
+
+## test: the test suite
+test: data
+	$(PY) -m pytest
+
+clean:
+	rm -rf build autograded feedback gradebook.db grades.csv .pytest_cache

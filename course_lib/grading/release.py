@@ -1,0 +1,69 @@
+"""`python -m course_lib.grading.release [ASSIGNMENT ...]` (`make release`): regenerate the student versions.
+
+Runs `nbgrader generate_assignment` for each assignment in solutions/ (all by
+default): it writes assignments/<name>/ without solution code or hidden tests,
+and registers the assignment in the gradebook. Then it checks the release.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from course_lib.grading import layout
+
+LEAK = re.compile(r"(BEGIN|END) (SOLUTION|HIDDEN TESTS)")
+
+
+class ReleaseError(RuntimeError):
+    """nbgrader failed, or a released notebook still holds solution or hidden-test markers."""
+
+
+def assignments(course_dir: Path) -> list[str]:
+    """The names of the assignments: the folders of solutions/ that hold a notebook."""
+    return sorted(p.name for p in (course_dir / layout.SOURCE).iterdir()
+                  if p.is_dir() and any(p.glob("*.ipynb")))
+
+
+def generate(course_dir: Path, names=None) -> list[Path]:
+    """Generates the releases of `names` (all assignments by default); returns the released notebooks.
+
+    Raises:
+      ReleaseError: nbgrader failed (its output is in the message) or the release leaks.
+    """
+    env = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent),
+                                                 os.environ.get("PATH", "")]))
+    released = []
+    for name in names or assignments(course_dir):
+        process = subprocess.run(
+            [sys.executable, "-m", "nbgrader", "generate_assignment", name, "--force"],
+            cwd=course_dir, env=env, capture_output=True, text=True)
+        if process.returncode != 0:
+            raise ReleaseError(f"nbgrader generate_assignment {name} failed:\n{process.stderr[-3000:]}")
+        for path in sorted((course_dir / layout.RELEASE / name).glob("*.ipynb")):
+            if LEAK.search(path.read_text(encoding="utf-8")):
+                raise ReleaseError(f"{path} still holds solution or hidden-test markers.")
+            released.append(path)
+    return released
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course_lib.grading.release", description=__doc__)
+    parser.add_argument("names", nargs="*", metavar="ASSIGNMENT")
+    parser.add_argument("--course-dir", default=None)
+    args = parser.parse_args(argv)
+    course_dir = Path(args.course_dir) if args.course_dir else layout.course_root()
+    try:
+        for path in generate(course_dir, args.names):
+            print(f"released {path.relative_to(course_dir)}")
+    except ReleaseError as error:
+        print(f"release: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

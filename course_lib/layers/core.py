@@ -1,0 +1,126 @@
+"""The basic layers: Dense, Embedding, Mean, and the activations.
+
+Shapes use `dtype[dims]`; `...` means any leading dimensions (usually the batch).
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from course_lib import shapes
+from course_lib.fastmath import random
+from course_lib.layers.base import Fn, Layer, LayerError
+
+
+class Dense(Layer):
+    """A fully connected layer: `y = x @ w + b` (the lecture's z = W a, plus a bias).
+
+    x: float32[..., d_in] -> float32[..., n_units]
+
+    Weights: `(w, b)` with `w: float32[d_in, n_units]` (Glorot-uniform, Glorot &
+    Bengio 2010) and `b: float32[n_units]` (normal, stddev 1e-6), as Trax's Dense;
+    just `w` when `use_bias=False`. `d_in` comes from the input signature at `init`.
+
+    Raises:
+      LayerError: the input's last dimension is not `d_in`.
+    """
+
+    def __init__(self, n_units: int, use_bias: bool = True):
+        super().__init__(name=f"Dense_{n_units}")
+        self._n_units, self._use_bias = n_units, use_bias
+
+    def init_weights_and_state(self, input_signature):
+        d_in = input_signature.shape[-1]
+        rng_w, rng_b = random.split(self.rng)
+        w = jax.nn.initializers.glorot_uniform()(rng_w, (d_in, self._n_units))
+        b = 1e-6 * random.normal(rng_b, (self._n_units,))
+        self.weights = (w, b) if self._use_bias else w
+
+    def forward(self, x):
+        w, b = self.weights if self._use_bias else (self.weights, None)
+        if x.ndim == 0 or x.shape[-1] != w.shape[0]:
+            raise LayerError(
+                self, f"the input's last dimension must match the {w.shape[0]} rows of w.",
+                expected=f"float32[...,{w.shape[0]}]", actual=shapes.describe(x),
+                hint=f"this layer was initialized for {w.shape[0]} input features; fix the "
+                     "previous layer's output, or init() the model again with this input.")
+        y = jnp.dot(x, w)
+        return y + b if self._use_bias else y
+
+
+class Embedding(Layer):
+    """A trainable lookup table: token id i -> row i of `w`.
+
+    x: int32[...] -> float32[..., d_feature], e.g. int32[batch, seq_len] -> float32[batch, seq_len, d_feature]
+
+    Weights: `w: float32[vocab_size, d_feature]`, truncated normal with stddev
+    1/sqrt(d_feature) (Trax's default scaling).
+
+    Out-of-range ids are clipped into [0, vocab_size - 1], as Trax does: an id
+    >= vocab_size reads the last row and a negative id reads row 0. Nothing is
+    raised, because inside `jit` the ids are not known; map unknown words to an
+    UNK id when you build the input instead.
+
+    Raises:
+      LayerError: the ids are not integers.
+    """
+
+    def __init__(self, vocab_size: int, d_feature: int):
+        super().__init__(name=f"Embedding_{vocab_size}_{d_feature}")
+        self._vocab_size, self._d_feature = vocab_size, d_feature
+
+    def init_weights_and_state(self, input_signature):
+        stddev = 1.0 / jnp.sqrt(self._d_feature)
+        self.weights = stddev * random.truncated_normal(
+            self.rng, -2.0, 2.0, (self._vocab_size, self._d_feature))
+
+    def forward(self, x):
+        if not jnp.issubdtype(x.dtype, jnp.integer):
+            raise LayerError(
+                self, "takes integer token ids.",
+                expected="int32[batch, seq_len]", actual=shapes.describe(x),
+                hint="build the input with np.array(ids, dtype=np.int32).")
+        ids = jnp.clip(x, 0, self._vocab_size - 1)
+        return jnp.take(self.weights, ids, axis=0)
+
+
+def Mean(axis: int = -1, keepdims: bool = False) -> Layer:
+    """Averages over `axis`: with axis=1, float32[batch, seq_len, d] -> float32[batch, d].
+
+    For word embeddings of shape (batch, seq_len, d_feature), `axis=1` averages
+    the words of each tweet into one vector. No weights.
+    """
+    return Fn("Mean", lambda x: jnp.mean(x, axis=axis, keepdims=keepdims))
+
+
+def Relu() -> Layer:
+    """Rectified linear unit, g(z) = max(0, z) elementwise: float32[...] -> float32[...]."""
+    return Fn("Relu", lambda x: jnp.maximum(x, 0))
+
+
+def Sigmoid() -> Layer:
+    """Logistic sigmoid, 1 / (1 + exp(-z)) elementwise: float32[...] -> float32[...]."""
+    return Fn("Sigmoid", jax.nn.sigmoid)
+
+
+def Tanh() -> Layer:
+    """Hyperbolic tangent elementwise: float32[...] -> float32[...]."""
+    return Fn("Tanh", jnp.tanh)
+
+
+def Softmax(axis: int = -1) -> Layer:
+    """exp(z_i) / sum_j exp(z_j) along `axis`: float32[..., n] -> float32[..., n], rows sum to 1."""
+    return Fn("Softmax", lambda x: jnp.exp(_log_softmax(x, axis)))
+
+
+def LogSoftmax(axis: int = -1) -> Layer:
+    """log(softmax(z)) = z - logsumexp(z) along `axis`: float32[..., n] -> float32[..., n].
+
+    Computed as z - logsumexp(z), which stays finite where log(softmax(z)) would
+    underflow to log(0).
+    """
+    return Fn("LogSoftmax", lambda x: _log_softmax(x, axis))
+
+
+def _log_softmax(x, axis):
+    return x - jax.scipy.special.logsumexp(x, axis=axis, keepdims=True)
