@@ -1,17 +1,18 @@
 """Running a rebuilt notebook, cell by cell, in a fresh Jupyter kernel with time limits."""
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+from course_lib.grading import layout
 
 # Run first in every kernel: the grader's seeds, so that grading twice gives the same score.
 # (JAX has no global random state: its keys are explicit, so it needs no seed here.)
@@ -53,15 +54,13 @@ class Run:
 
 def kernel_env(extra: dict | None = None) -> dict[str, str]:
     """The kernel's environment: ours, made deterministic and quiet, plus `extra`."""
-    env = dict(os.environ)
+    env = layout.with_tools_on_path()
     env.update({
         "PYTHONHASHSEED": "0",       # the same set and dict orders on every run
         "MPLBACKEND": "agg",         # plots are not needed to grade
         "TQDM_DISABLE": "1",         # nor are progress bars
         "PYDEVD_DISABLE_FILE_VALIDATION": "1",
     })
-    # The kernel runs with this interpreter; tools it calls (pip, nbgrader) are beside it.
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env.update(extra or {})
     return env
 
@@ -121,7 +120,7 @@ def run_cells(sources: list[str], workdir: Path, limits: Limits | None = None,
 
 def _interrupt(client, notebook, grace_seconds=10) -> bool:
     """Interrupts the kernel; True when it answers again within `grace_seconds`."""
-    client.km.interrupt_kernel()
+    run_sync(client.km.interrupt_kernel)()
     probe = nbformat.v4.new_code_cell("pass")
     notebook.cells.append(probe)
     client.timeout = grace_seconds

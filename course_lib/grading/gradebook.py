@@ -1,6 +1,7 @@
 """Writing results into nbgrader's gradebook, and exporting it to CSV. Only the host process writes."""
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -8,10 +9,13 @@ from nbgrader.api import Gradebook
 from sqlalchemy.exc import SAWarning
 from nbgrader.plugins import CsvExportPlugin
 
+from course_lib.grading import layout
 from course_lib.grading.assignment import Assignment, grade_id, is_answer, is_test
 
 
 def db_url(path) -> str:
+    # Creating a gradebook runs `alembic` by name: it must be on PATH.
+    os.environ["PATH"] = layout.with_tools_on_path()["PATH"]
     return f"sqlite:///{Path(path).resolve()}"
 
 

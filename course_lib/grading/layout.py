@@ -1,4 +1,6 @@
 """Where things are in the course directory (nbgrader's names; nbgrader_config.py reads these too)."""
+import os
+import sys
 from pathlib import Path
 
 SOURCE = "solutions"          # nbgrader's source directory: notebooks with solutions and hidden tests
@@ -17,3 +19,14 @@ def course_root(start=None) -> Path:
         if (folder / SOURCE).is_dir():
             return folder
     return here
+
+
+def with_tools_on_path(env=None) -> dict:
+    """`env` (default: os.environ) with this Python's bin/ first on PATH.
+
+    nbgrader runs tools of its environment by name (alembic, to create a gradebook),
+    and a kernel started from this Python should find the same tools.
+    """
+    env = dict(os.environ if env is None else env)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    return env

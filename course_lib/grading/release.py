@@ -7,7 +7,6 @@ and registers the assignment in the gradebook. Then it checks the release.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import subprocess
 import sys
@@ -34,8 +33,7 @@ def generate(course_dir: Path, names=None) -> list[Path]:
     Raises:
       ReleaseError: nbgrader failed (its output is in the message) or the release leaks.
     """
-    env = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent),
-                                                 os.environ.get("PATH", "")]))
+    env = layout.with_tools_on_path()
     released = []
     for name in names or assignments(course_dir):
         process = subprocess.run(

@@ -1,0 +1,210 @@
+"""The grader on a small assignment: reading, reconciling, running and scoring notebooks."""
+from __future__ import annotations
+
+import csv
+import json
+
+import nbformat
+import pytest
+
+from course_lib.grading import gradebook
+from course_lib.grading.assignment import Assignment
+from course_lib.grading.autograde import autograde
+from course_lib.grading.execute import Limits
+from course_lib.grading.grade import grade_notebook
+from course_lib.grading.notebooks import Ungradable, read_submission
+from grading_support import answered, by_grade_id, course_grade, failed, new_course, write
+
+HIDDEN_ADD = "assert add(-2, 2) == 0, 'add(-2, 2) should be 0'"
+
+
+def _cell(kind, text, gid, **nbgrader):
+    meta = {"grade": False, "solution": False, "locked": True, "grade_id": gid,
+            "schema_version": 3, "task": False, **nbgrader}
+    make = nbformat.v4.new_code_cell if kind == "code" else nbformat.v4.new_markdown_cell
+    return make(text, id=gid, metadata={"nbgrader": meta})
+
+
+def toy_source():
+    """Two exercises, `add` (1 + 2 points) and `halve` (1 + 1 points), with visible and hidden tests."""
+    cells = [
+        _cell("markdown", "# Toy assignment", "intro"),
+        _cell("code", "import random\nimport numpy as np", "imports"),
+        _cell("code", "def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION",
+              "add_solution", solution=True, locked=False),
+        _cell("code", "assert add(1, 2) == 3, 'add(1, 2) should be 3'", "add_visible", grade=True, points=1),
+        _cell("code", f"# hidden tests\n### BEGIN HIDDEN TESTS\n{HIDDEN_ADD}\n### END HIDDEN TESTS",
+              "add_hidden", grade=True, points=2),
+        _cell("code", "def halve(x):\n    ### BEGIN SOLUTION\n    return x / 2\n    ### END SOLUTION",
+              "halve_solution", solution=True, locked=False),
+        _cell("code", "assert halve(4) == 2", "halve_visible", grade=True, points=1),
+        _cell("code", "### BEGIN HIDDEN TESTS\nassert halve(-3) == -1.5, 'halve(-3) should be -1.5'\n"
+                      "### END HIDDEN TESTS", "halve_hidden", grade=True, points=1),
+    ]
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return notebook
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    root = new_course(tmp_path_factory.mktemp("course"), {"toy": {"toy": toy_source()}})
+    return Assignment("toy", root)
+
+
+def grade(toy, notebook, tmp_path, name="toy.ipynb", limits=None):
+    return grade_notebook(write(notebook, tmp_path / name), toy, limits)
+
+
+def test_release_has_no_solution_code_or_hidden_tests(toy):
+    text = (toy.release_dir / "toy.ipynb").read_text()
+    assert "return a + b" not in text and HIDDEN_ADD not in text
+    assert "raise NotImplementedError()" in text
+
+
+def test_reference_scores_full_marks_and_release_zero(toy, tmp_path):
+    reference = grade(toy, toy.sources["toy"], tmp_path, "reference.ipynb")
+    release = grade(toy, toy.release("toy"), tmp_path, "release.ipynb")
+    assert (reference["score"], reference["max_score"]) == (5.0, 5.0)
+    assert (release["score"], release["status"]) == (0.0, "graded")
+    assert "NotImplementedError" in by_grade_id(release)["add_hidden"]["message"]
+
+
+def test_a_wrong_answer_loses_exactly_its_exercises_failing_tests(toy, tmp_path):
+    wrong = answered(toy, replace={"add_solution": "def add(a, b):\n    return abs(a) + abs(b)"})
+    result = grade(toy, wrong, tmp_path)
+    assert failed(result) == {"add_hidden"}
+    assert result["score"] == 3.0
+    assert by_grade_id(result)["add_hidden"]["message"] == "AssertionError: add(-2, 2) should be 0"
+
+
+def test_edited_test_cells_are_replaced_by_the_instructors(toy, tmp_path):
+    cheat = answered(toy, replace={"add_solution": "def add(a, b):\n    return 1"})
+    for cell in cheat.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade"):
+            cell.source = "pass"
+    result = grade(toy, cheat, tmp_path)
+    assert failed(result) == {"add_visible", "add_hidden"}
+
+
+def test_deleted_duplicated_and_reordered_test_cells_each_run_once(toy, tmp_path):
+    notebook = answered(toy)
+    tests = [c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    others = [c for c in notebook.cells if not c.metadata.get("nbgrader", {}).get("grade")]
+    # No test cells at all, then the visible tests twice, in reverse order, at the top.
+    copies = [nbformat.from_dict(dict(c, id=f"copy-{i}")) for i, c in enumerate(tests)]
+    notebook.cells = list(reversed(tests)) + copies + others
+    notebook.cells = [c for c in notebook.cells if c.metadata["nbgrader"]["grade_id"] != "halve_hidden"]
+    result = grade(toy, notebook, tmp_path)
+    assert result["score"] == 5.0 and len(result["tests"]) == 4
+
+
+def test_a_deleted_hidden_test_is_still_run(toy, tmp_path):
+    wrong = answered(toy, replace={"halve_solution": "def halve(x):\n    return x // 2"})
+    wrong.cells = [c for c in wrong.cells if c.metadata["nbgrader"]["grade_id"] != "halve_hidden"]
+    result = grade(toy, wrong, tmp_path)
+    assert failed(result) == {"halve_hidden"}
+
+
+def test_a_notebook_without_nbgrader_metadata_is_matched_back_to_the_release(toy, tmp_path):
+    # As after editing in another tool: no nbgrader metadata, no cell ids.
+    stripped = answered(toy, replace={"halve_solution": "def halve(x):\n    return x * 0.5 + 0"})
+    content = json.loads(nbformat.writes(stripped))
+    for cell in content["cells"]:
+        cell.pop("id", None)
+        cell["metadata"] = {}
+    content["nbformat_minor"] = 4
+    path = tmp_path / "stripped.ipynb"
+    path.write_text(json.dumps(content))
+    result = grade_notebook(path, toy)
+    assert result["score"] == 5.0, result
+
+
+def test_cells_the_learner_added_run_where_they_were(toy, tmp_path):
+    notebook = answered(toy, replace={"add_solution": "def add(a, b):\n    return plus(a, b)"})
+    position = next(i for i, c in enumerate(notebook.cells)
+                    if c.metadata.get("nbgrader", {}).get("grade_id") == "add_solution")
+    notebook.cells.insert(position, nbformat.v4.new_code_cell("def plus(a, b):\n    return a + b"))
+    result = grade(toy, notebook, tmp_path)
+    assert result["score"] == 5.0
+
+
+def test_a_missing_answer_cell_is_graded_as_not_answered(toy, tmp_path):
+    notebook = answered(toy)
+    notebook.cells = [c for c in notebook.cells if c.metadata["nbgrader"]["grade_id"] != "halve_solution"]
+    result = grade(toy, notebook, tmp_path)
+    assert failed(result) == {"halve_visible", "halve_hidden"}
+    assert "halve_solution" in result["reason"]
+
+
+@pytest.mark.parametrize("content, reason", [
+    (b"", "empty"),
+    (b"{not json", "not valid JSON"),
+    (b'{"cells": "nope"}', "no list of cells"),
+    (b'{"nbformat": 3, "worksheets": []}', "format 3"),
+    (b'{"nbformat": 5, "cells": []}', "format 5"),
+])
+def test_unreadable_files_are_ungradable_with_the_reason(toy, tmp_path, content, reason):
+    path = tmp_path / "broken.ipynb"
+    path.write_bytes(content)
+    with pytest.raises(Ungradable, match=reason):
+        read_submission(path)
+    result = grade_notebook(path, toy)
+    assert result["status"] == "ungradable" and reason in result["reason"]
+    assert result["score"] == 0 and result["max_score"] == 5.0
+    assert all(not t["passed"] and t["message"].startswith("not graded:") for t in result["tests"])
+
+
+def test_an_endless_loop_fails_its_exercise_and_the_rest_is_graded(toy, tmp_path):
+    endless = answered(toy, replace={"add_solution": "def add(a, b):\n    while True:\n        pass"})
+    result = grade(toy, endless, tmp_path, limits=Limits(cell_seconds=3, notebook_seconds=60))
+    assert failed(result) == {"add_visible", "add_hidden"}
+    assert "TimeoutError" in by_grade_id(result)["add_visible"]["message"]
+
+
+def test_a_kernel_that_dies_keeps_the_points_of_the_tests_before(toy, tmp_path):
+    dying = answered(toy, replace={"halve_solution": "import os\nos._exit(3)"})
+    result = grade(toy, dying, tmp_path)
+    assert result["score"] == 3.0
+    assert failed(result) == {"halve_visible", "halve_hidden"}
+    assert "kernel died" in result["reason"]
+    assert by_grade_id(result)["halve_visible"]["message"].startswith("not run:")
+
+
+def test_grading_twice_gives_the_same_score(toy, tmp_path):
+    lucky = answered(toy, replace={"add_solution": (
+        "def add(a, b):\n    return a + b + (random.random() < 0.5) + (np.random.rand() < 0.5)")})
+    first, second = grade(toy, lucky, tmp_path), grade(toy, lucky, tmp_path)
+    assert first["tests"] == second["tests"]
+
+
+def test_course_grade_prints_the_json_results_and_exits_0_whatever_the_score(toy, tmp_path):
+    reference = write(toy.sources["toy"], tmp_path / "a.ipynb")
+    empty = tmp_path / "b.ipynb"
+    empty.write_text("")
+    status, results, _ = course_grade("toy", [reference, empty], toy.course_dir)
+    assert status == 0
+    assert [set(r) for r in results] == [
+        {"notebook", "assignment", "score", "max_score", "status", "reason", "tests"}] * 2
+    assert [(r["score"], r["status"]) for r in results] == [(5.0, "graded"), (0.0, "ungradable")]
+    assert set(results[0]["tests"][0]) == {"grade_id", "points", "max_points", "passed", "message"}
+
+
+def test_course_grade_exits_2_for_an_unknown_assignment(toy, tmp_path):
+    status, _, stderr = course_grade("nope", [tmp_path / "a.ipynb"], toy.course_dir)
+    assert status == 2 and "No assignment 'nope'" in stderr and "toy" in stderr
+
+
+def test_autograde_fills_the_gradebook_and_exports_csv(toy, tmp_path):
+    submitted = tmp_path / "submitted"
+    write(toy.sources["toy"], submitted / "ada" / "toy" / "toy.ipynb")
+    write(answered(toy, answer={"add_solution"}), submitted / "bob" / "toy" / "renamed.ipynb")
+    (submitted / "cyd" / "toy").mkdir(parents=True)
+    (submitted / "cyd" / "toy" / "toy.ipynb").write_text("{")
+    db, csv_path = tmp_path / "gradebook.db", tmp_path / "grades.csv"
+    autograde(toy.course_dir, submitted, tmp_path / "autograded", db, csv_path, out=open("/dev/null", "w"))
+    assert gradebook.scores(db, "toy") == {"ada": (5.0, 5.0), "bob": (3.0, 5.0), "cyd": (0.0, 5.0)}
+    rows = {row["student_id"]: row for row in csv.DictReader(open(csv_path))}
+    assert {s: float(r["score"]) for s, r in rows.items()} == {"ada": 5.0, "bob": 3.0, "cyd": 0.0}
+    saved = json.loads((tmp_path / "autograded" / "bob" / "toy" / "renamed.json").read_text())
+    assert saved["score"] == 3.0
