@@ -285,8 +285,10 @@ class Layer:
 
     def __repr__(self):
         text = self.name
-        if self.n_in != 1 or self.n_out != 1:
-            text += f"_in{self.n_in}_out{self.n_out}"
+        if self.n_in != 1:  # as Trax: each suffix only when that count is not 1
+            text += f"_in{self.n_in}"
+        if self.n_out != 1:
+            text += f"_out{self.n_out}"
         if self._sublayers:
             inner = "\n".join("  " + repr(layer).replace("\n", "\n  ") for layer in self._sublayers)
             text += "[\n" + inner + "\n]"
