@@ -44,7 +44,9 @@ def process_tweet(tweet: str) -> list[str]:
         process_tweet('@Lamb2ja Hey James! How odd :/ ...')  ->  ['hey', 'jame', 'odd', ':/', ...]
 
     The URL pattern stops at the first whitespace; the course's first version
-    (r'https?:\/\/.*[\\r\\n]*') also deleted the rest of the line after a URL.
+    (r'https?:\\/\\/.*[\\r\\n]*') also deleted the rest of the line after a URL.
+
+    The stopwords are read once per process, from the first data directory that has them.
 
     Raises:
       CorpusNotFoundError: NLTK's stopwords corpus is not installed (see `data.fetch`).

@@ -47,10 +47,15 @@ class History:
 
         Returns:
           The matplotlib figure.
+
+        Raises:
+          ValueError: nothing has been recorded yet (train first).
         """
         import matplotlib.pyplot as plt
 
         names = metrics or sorted({m for mode in self.modes for m in self.metrics_for_mode(mode)})
+        if not names:
+            raise ValueError("The history is empty: run the training loop before plotting it.")
         if axes is None:
             fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.5), squeeze=False)
             axes = axes[0]
