@@ -80,3 +80,20 @@ def new_course(root: Path, assignments: dict) -> Path:
             write(content, root / "solutions" / name / f"{notebook}.ipynb")
     release.generate(root)
     return root
+
+
+def as_downloaded_from_colab(notebook) -> str:
+    """The notebook as Colab's File > Download .ipynb writes it: format 4.0, no cell ids, Colab's
+    own metadata instead of Jupyter's (the nbgrader metadata is gone), outputs kept."""
+    content = json.loads(nbformat.writes(notebook))
+    content["nbformat_minor"] = 0
+    content["metadata"] = {"colab": {"provenance": []}, "accelerator": "GPU",
+                           "kernelspec": {"name": "python3", "display_name": "Python 3"},
+                           "language_info": {"name": "python"}}
+    for number, cell in enumerate(content["cells"]):
+        cell.pop("id", None)
+        cell["metadata"] = {"id": f"colab{number:04d}"}
+        if cell["cell_type"] == "code":
+            cell["execution_count"] = number
+            cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["ran in Colab\n"]}]
+    return json.dumps(content, indent=1)

@@ -257,3 +257,15 @@ def test_not_implemented_error_passes_through_unwrapped():
     with pytest.raises(NotImplementedError) as nested:
         tl.Serial(tl.Relu(), NoForward())(X)
     assert not isinstance(nested.value, tl.LayerError)
+
+
+def test_pure_fn_of_a_combinator_uses_its_own_state_by_default():
+    model = tl.Serial(tl.Dense(2), tl.LogSoftmax())
+    x = np.ones((3, 4), np.float32)
+    weights, _ = model.init(shapes.signature(x))
+    w, b = weights[0]
+    logits = x @ np.asarray(w) + np.asarray(b)
+    expected = np.asarray(jax.nn.log_softmax(logits))
+    outputs, state = model.pure_fn(x, weights)
+    np.testing.assert_allclose(outputs, expected, rtol=1e-6, atol=1e-6)
+    assert state == model.state

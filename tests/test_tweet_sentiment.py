@@ -13,7 +13,9 @@ import pytest
 
 from course_lib.grading import release
 from course_lib.grading.assignment import Assignment, grade_id, is_test
-from grading_support import REPO, answered, by_grade_id, course_grade, exercise_tests, failed, write
+from grading_support import (
+    REPO, answered, as_downloaded_from_colab, by_grade_id, course_grade, exercise_tests, failed, write,
+)
 
 EXERCISES = ["tweet_to_tensor", "data_generator", "Relu", "Dense", "classifier", "train_model",
              "compute_accuracy", "test_model"]
@@ -105,9 +107,11 @@ def wrong_results(tweets, tmp_path_factory):
     folder = tmp_path_factory.mktemp("submissions")
     paths = [write(answered(tweets, replace=wrong), folder / f"{name}.ipynb")
              for name, wrong in (("a", WRONG_A), ("b", WRONG_B))]
-    status, results, stderr = course_grade("tweet_sentiment", paths)
+    colab = folder / "a_from_colab.ipynb"
+    colab.write_text(as_downloaded_from_colab(answered(tweets, replace=WRONG_A)))
+    status, results, stderr = course_grade("tweet_sentiment", paths + [colab])
     assert status == 0, stderr
-    return dict(zip(("a", "b"), results))
+    return dict(zip(("a", "b", "a_from_colab"), results))
 
 
 def test_make_course_succeeds_and_prints_the_grade_table_and_accuracy(course_run):
@@ -155,6 +159,12 @@ def test_each_wrong_exercise_loses_its_own_points_and_only_those(wrong_results, 
         assert EXPECTED_MESSAGE[exercise] in messages, messages
     lost_points = sum(t["max_points"] for t in result["tests"] if not t["passed"])
     assert result["score"] == result["max_score"] - lost_points
+
+
+def test_a_notebook_downloaded_from_colab_gets_the_same_grade_as_from_jupyter(wrong_results):
+    jupyter, colab = wrong_results["a"], wrong_results["a_from_colab"]
+    assert colab["status"] == "graded" and colab["tests"] == jupyter["tests"]
+    assert colab["score"] == jupyter["score"] < jupyter["max_score"]
 
 
 def test_every_test_cell_is_named_after_the_exercise_it_grades(tweets):

@@ -29,6 +29,8 @@ del _grader_random
 """
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# Where ipykernel stores a cell's code differs from run to run: name it the same way each time.
+_CELL_FILE = re.compile(r"/[^\s:'\"]*/ipykernel_\d+/\d+\.py")
 
 
 @dataclass
@@ -136,7 +138,8 @@ def _interrupt(client, notebook, grace_seconds=10) -> bool:
 def _first_error(cell) -> str | None:
     for output in cell.get("outputs", []):
         if output.get("output_type") == "error":
-            name, value = output.get("ename", "Error"), _ANSI.sub("", str(output.get("evalue", "")))
+            name = output.get("ename", "Error")
+            value = _CELL_FILE.sub("<cell>", _ANSI.sub("", str(output.get("evalue", ""))))
             if name == "NotImplementedError" and not value.strip():
                 value = "not implemented yet (the answer cell still raises NotImplementedError)"
             return f"{name}: {value}".strip()

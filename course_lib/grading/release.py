@@ -1,8 +1,10 @@
 """`python -m course_lib.grading.release [ASSIGNMENT ...]` (`make release`): regenerate the student versions.
 
-Runs `nbgrader generate_assignment` for each assignment in solutions/ (all by
-default): it writes assignments/<name>/ without solution code or hidden tests,
-and registers the assignment in the gradebook. Then it checks the release.
+First writes the "Open in Colab" badges and Colab set-up cells of the labs and
+the sources (see colab.py). Then runs `nbgrader generate_assignment` for each
+assignment in solutions/ (all by default): it writes assignments/<name>/
+without solution code or hidden tests, and registers the assignment in the
+gradebook. Then it checks the release.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from course_lib.grading import layout
+from course_lib.grading import colab, layout
 
 LEAK = re.compile(r"(BEGIN|END) (SOLUTION|HIDDEN TESTS)")
 
@@ -55,9 +57,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     course_dir = Path(args.course_dir) if args.course_dir else layout.course_root()
     try:
+        for path in colab.stamp_course(course_dir):
+            print(f"stamped the Colab cells of {path.relative_to(course_dir)}")
         for path in generate(course_dir, args.names):
             print(f"released {path.relative_to(course_dir)}")
-    except ReleaseError as error:
+    except (ReleaseError, ValueError) as error:
         print(f"release: {error}", file=sys.stderr)
         return 1
     return 0

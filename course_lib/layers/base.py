@@ -211,20 +211,17 @@ class Layer:
 
         With `weights` given, the call is pure: the layer's own weights are not used or changed.
         """
-        if weights is None:
-            weights = self.weights
-        if state is None:
-            state = self.state
-        outputs, _ = self.pure_fn(x, weights, state, rng)
+        outputs, _ = self.pure_fn(x, self.weights if weights is None else weights, state, rng)
         return outputs
 
-    def pure_fn(self, x, weights, state=EMPTY_STATE, rng=None):
+    def pure_fn(self, x, weights, state=None, rng=None):
         """Trax's pure form: returns `(outputs, new_state)` computed with the given weights.
 
         Nothing in the layer changes, so `jax.grad` and `jax.jit` can transform it:
         `jax.grad(lambda w: loss(model.pure_fn(x, w)[0]))(model.weights)`.
+        `state` defaults to the layer's own.
         """
-        with self._temporarily(weights, state, rng):
+        with self._temporarily(weights, self.state if state is None else state, rng):
             outputs = self._run(x)
             new_state = self.state
         return outputs, new_state

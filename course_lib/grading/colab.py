@@ -1,0 +1,113 @@
+"""The "Open in Colab" badge and the Colab set-up cell that `make release` writes into every notebook.
+
+Every lab notebook and every assignment starts with two cells, found by their ids:
+
+  'colab-badge'  markdown: a badge that opens the notebook (its release version) in Colab;
+  'colab-setup'  code: in Colab only, installs course_lib from the course's repository without
+                 touching Colab's own jax/jaxlib (replacing them breaks the TPU runtime),
+                 fetches the tweets if the notebook needs them (notebook metadata
+                 course.needs_data), and prints jax.devices(). Elsewhere it does nothing.
+
+The repository URL and branch are set in one place, `[tool.course]` in pyproject.toml.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from course_lib.grading import layout
+
+BADGE_ID, SETUP_ID = "colab-badge", "colab-setup"
+# Colab's own packages that the set-up must never reinstall.
+KEEP = {"jax", "jaxlib", "numpy"}
+
+SETUP_TEMPLATE = '''\
+# Set-up for Google Colab: install course_lib from the course's repository, keeping Colab's own
+# JAX (reinstalling it would break the TPU runtime){data_note}, and show the devices JAX will use.
+# Outside Colab this cell does nothing.
+import sys
+if "google.colab" in sys.modules:
+    import os, subprocess
+    source = os.environ.get("COURSE_LIB_SOURCE", "git+{repository}@{branch}")
+    pip = [sys.executable, "-m", "pip", "install", "--quiet"]
+    subprocess.run(pip + ["--no-deps", source], check=True)
+    subprocess.run(pip + {requirements!r}, check=True)
+{data_lines}    import jax
+    print("JAX devices:", jax.devices())
+'''
+DATA_LINES = '''\
+    os.environ.setdefault("COURSE_DATA_DIR", "/content/nltk_data")
+    subprocess.run([sys.executable, "-m", "course_lib.data"], check=True)
+'''
+
+
+@dataclass(frozen=True)
+class Settings:
+    repository: str            # e.g. https://github.com/owner/repo
+    branch: str                # e.g. main
+    requirements: tuple        # course_lib's dependencies, without jax, jaxlib and numpy
+
+
+def settings(course_dir: Path) -> Settings:
+    """Reads `[tool.course]` (repository, branch) and the dependencies from pyproject.toml."""
+    project = tomllib.loads((course_dir / "pyproject.toml").read_text())
+    course = project.get("tool", {}).get("course", {})
+    names = [re.split(r"[<>=!~ \[;]", dep, maxsplit=1)[0] for dep in project["project"]["dependencies"]]
+    return Settings(course["repository"].rstrip("/").removesuffix(".git"), course["branch"],
+                    tuple(n for n in names if n.lower() not in KEEP))
+
+
+def badge(s: Settings, public_path: str) -> str:
+    """Markdown for the badge opening `public_path` (a path in the repository) in Colab.
+
+    Raises:
+      ValueError: the repository is not on GitHub (Colab opens notebooks from GitHub).
+    """
+    match = re.fullmatch(r"https://github\.com/([^/]+)/([^/]+)", s.repository)
+    if not match:
+        raise ValueError(f"[tool.course] repository must be a https://github.com/OWNER/REPO URL, "
+                         f"got {s.repository!r}")
+    url = f"https://colab.research.google.com/github/{match[1]}/{match[2]}/blob/{s.branch}/{public_path}"
+    return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})"
+
+
+def setup_code(s: Settings, needs_data: bool) -> str:
+    return SETUP_TEMPLATE.format(
+        repository=s.repository, branch=s.branch, requirements=list(s.requirements),
+        data_note=", fetch the tweets" if needs_data else "",
+        data_lines=DATA_LINES if needs_data else "")
+
+
+def stamp(path: Path, public_path: str, s: Settings) -> bool:
+    """Writes the badge and set-up cells of the notebook at `path`; True if it changed.
+
+    Raises:
+      ValueError: the notebook lacks a cell with id 'colab-badge' or 'colab-setup'.
+    """
+    notebook = nbformat.read(path, as_version=4)
+    cells = {cell.get("id"): cell for cell in notebook.cells}
+    missing = [i for i in (BADGE_ID, SETUP_ID) if i not in cells]
+    if missing:
+        raise ValueError(f"{path} has no cell with id {missing}: add them as its first cells.")
+    needs_data = bool(notebook.metadata.get("course", {}).get("needs_data", False))
+    new = {BADGE_ID: badge(s, public_path), SETUP_ID: setup_code(s, needs_data)}
+    if all(cells[i].source == text for i, text in new.items()):
+        return False
+    for i, text in new.items():
+        cells[i].source = text
+    nbformat.write(notebook, path)
+    return True
+
+
+def stamp_course(course_dir: Path) -> list[Path]:
+    """Stamps the labs (notebooks/) and the assignment sources (solutions/, whose badges open the
+    release in assignments/); returns the notebooks that changed."""
+    s = settings(course_dir)
+    targets = [(p, f"notebooks/{p.name}") for p in sorted((course_dir / "notebooks").glob("*.ipynb"))]
+    targets += [(p, f"{layout.RELEASE}/{p.parent.name}/{p.name}")
+                for p in sorted((course_dir / layout.SOURCE).glob("*/*.ipynb"))]
+    return [path for path, public in targets if stamp(path, public, s)]
