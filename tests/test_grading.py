@@ -10,7 +10,7 @@ import pytest
 from course_lib.grading import gradebook
 from course_lib.grading.assignment import Assignment
 from course_lib.grading.autograde import autograde
-from course_lib.grading.execute import Limits
+from course_lib.grading.limits import Limits
 from course_lib.grading.grade import grade_notebook
 from course_lib.grading.notebooks import Ungradable, read_submission
 from grading_support import answered, by_grade_id, course_grade, failed, new_course, write

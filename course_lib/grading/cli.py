@@ -1,9 +1,11 @@
-"""`course-grade ASSIGNMENT NOTEBOOK [NOTEBOOK ...] [--json]`: grade notebooks against an assignment's tests.
+"""`course-grade ASSIGNMENT NOTEBOOK [NOTEBOOK ...] [--json] [--unsafe]`: grade notebooks.
 
-Prints, for each notebook, its total and each test's grade_id, points, max points,
-pass/fail and failure message; with --json, a JSON list with one result per
-notebook (see course_lib.grading.grade). Exits 0 whenever grading ran, whatever
-the scores; 2 when it could not run (unknown assignment, no release).
+Grades each notebook against the assignment's tests, hidden ones included, in a
+sandbox (see course_lib.grading.sandbox). Prints, for each notebook, its total and
+each test's grade_id, points, max points, pass/fail and failure message; with
+--json, a JSON list with one result per notebook (see course_lib.grading.grade).
+Exits 0 whenever grading ran, whatever the scores; 1 if the grader itself failed on
+a notebook; 2 when it could not run (unknown assignment, no release, no sandbox).
 """
 from __future__ import annotations
 
@@ -11,7 +13,9 @@ import argparse
 import json
 import sys
 
+from course_lib.grading import sandbox
 from course_lib.grading.assignment import Assignment, AssignmentNotFound
+from course_lib.grading.execute import GraderError
 from course_lib.grading.grade import grade_notebook
 
 
@@ -21,6 +25,8 @@ def main(argv=None) -> int:
     parser.add_argument("assignment", help="the assignment's name, e.g. tweet_sentiment")
     parser.add_argument("notebooks", nargs="+", metavar="NOTEBOOK", help="notebooks to grade")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--unsafe", action="store_true",
+                        help="run notebooks without the sandbox (only for notebooks you trust)")
     parser.add_argument("--course-dir", default=None,
                         help="the course directory (holding solutions/); found from the current one by default")
     args = parser.parse_args(argv)
@@ -28,18 +34,25 @@ def main(argv=None) -> int:
         assignment = Assignment(args.assignment, args.course_dir)
         for name in assignment.notebook_names:
             assignment.release(name)
-    except (AssignmentNotFound, FileNotFoundError) as error:
+        if not args.unsafe:
+            sandbox.check()
+    except (AssignmentNotFound, FileNotFoundError, sandbox.SandboxUnavailable) as error:
         print(f"course-grade: {error}", file=sys.stderr)
         return 2
-    results = []
+    results, failures = [], 0
     for path in args.notebooks:
-        result = grade_notebook(path, assignment)
+        try:
+            result = grade_notebook(path, assignment, sandboxed=not args.unsafe)
+        except GraderError as error:
+            print(f"course-grade: {path}: the grader failed, no grade: {error}", file=sys.stderr)
+            failures += 1
+            continue
         results.append(result)
         if not args.json:
             print(format_result(result), flush=True)
     if args.json:
         print(json.dumps(results, indent=2))
-    return 0
+    return 1 if failures else 0
 
 
 def format_result(result: dict) -> str:

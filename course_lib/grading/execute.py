@@ -1,8 +1,19 @@
-"""Running a rebuilt notebook, cell by cell, in a fresh Jupyter kernel with time limits."""
+"""Running a rebuilt notebook, cell by cell, in a fresh kernel in a sandbox, within limits.
+
+The host (this process) runs nbclient; the kernel runs in the sandbox (sandbox.py)
+and all that comes back from it are Jupyter messages, JSON, which nbclient
+parses. Nothing the kernel produces is unpickled or executed here. Outputs are
+not kept, only each cell's error; whether a cell failed is read both from its
+error output and from its execute_reply.
+"""
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
 import re
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,32 +23,19 @@ from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from course_lib.grading import layout
+from course_lib.grading import guard, layout
+from course_lib.grading.limits import Limits
+from course_lib.grading.sandbox import Sandbox
 
-# Run first in every kernel: the grader's seeds, so that grading twice gives the same score.
-# (JAX has no global random state: its keys are explicit, so it needs no seed here.)
-PREAMBLE = """\
-import random as _grader_random
-_grader_random.seed(0)
-try:
-    import numpy as _grader_numpy
-    _grader_numpy.random.seed(0)
-    del _grader_numpy
-except ImportError:
-    pass
-del _grader_random
-"""
-
+MAX_ERROR = 2000   # characters of an error message kept
+PREAMBLE_SECONDS = 120  # the preamble imports numpy, jax, course_lib: not the learner's time
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # Where ipykernel stores a cell's code differs from run to run: name it the same way each time.
 _CELL_FILE = re.compile(r"/[^\s:'\"]*/ipykernel_\d+/\d+\.py")
 
 
-@dataclass
-class Limits:
-    """Time limits for one notebook, in seconds."""
-    cell_seconds: float = 300.0
-    notebook_seconds: float = 1200.0
+class GraderError(RuntimeError):
+    """The grader itself failed (e.g. a kernel could not start): no grade should be recorded."""
 
 
 @dataclass
@@ -45,7 +43,7 @@ class Run:
     """What happened when the cells ran.
 
     Attributes:
-      errors: cell index -> 'ErrorName: message' for each cell that raised.
+      errors: cell index -> 'ErrorName: message' for each cell that failed.
       finished: how many cells ran (the cells from index `finished` on did not run).
       stopped: why the run ended early, in words for the learner; None if every cell ran.
     """
@@ -55,100 +53,183 @@ class Run:
 
 
 def kernel_env(extra: dict | None = None) -> dict[str, str]:
-    """The kernel's environment: ours, made deterministic and quiet, plus `extra`."""
+    """The environment of a kernel run without a sandbox: ours, deterministic and quiet, plus `extra`."""
     env = layout.with_tools_on_path()
-    env.update({
-        "PYTHONHASHSEED": "0",       # the same set and dict orders on every run
-        "MPLBACKEND": "agg",         # plots are not needed to grade
-        "TQDM_DISABLE": "1",         # nor are progress bars
-        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
-    })
+    env.update({"PYTHONHASHSEED": "0", "MPLBACKEND": "agg", "TQDM_DISABLE": "1",
+                "PYDEVD_DISABLE_FILE_VALIDATION": "1"})
     env.update(extra or {})
     return env
 
 
-def run_cells(sources: list[str], workdir: Path, limits: Limits | None = None,
-              env: dict | None = None) -> Run:
-    """Runs the code `sources` in order in a new Python kernel started in `workdir`.
+def run_cells(sources: list[str], tests: set[int] = frozenset(), instructor_imports: str = "",
+              limits: Limits | None = None, sandboxed: bool = True, data_dir=None,
+              guarded_modules: list[str] = guard.MODULES) -> Run:
+    """Runs the code `sources` in order in a new Python kernel.
 
-    A cell that raises does not stop the run. A cell that runs longer than
-    `limits.cell_seconds` is interrupted and counts as failed; if the kernel does not
-    respond to the interrupt, or dies, or the notebook runs out of
-    `limits.notebook_seconds`, the run stops there.
+    Args:
+      sources: the cells' code.
+      tests: indices of the test cells: they run guarded (guard.py) and out of the kernel's history.
+      instructor_imports: import lines of the instructor's cells, re-run before each test.
+      limits: see limits.Limits.
+      sandboxed: run the kernel in the sandbox (False only for trusted notebooks: --unsafe).
+      data_dir: the NLTK data directory to show the kernel (read-only).
+      guarded_modules: the modules restored before each test (guard.py).
+
+    A cell that raises does not stop the run. A cell past its time or the output
+    limit is interrupted and fails; if the kernel does not respond to the interrupt,
+    or dies, or the notebook runs out of time, the run stops there.
+
+    Raises:
+      GraderError: the kernel could not be started.
+      sandbox.SandboxUnavailable: no sandbox can be made here (and `sandboxed` is true).
     """
     limits = limits or Limits()
-    cells = [nbformat.v4.new_code_cell(PREAMBLE)] + [nbformat.v4.new_code_cell(s) for s in sources]
-    notebook = nbformat.v4.new_notebook(
-        cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                              "language": "python"}})
-    client = NotebookClient(notebook, timeout=limits.cell_seconds, kernel_name="python3",
-                            allow_errors=True, interrupt_on_timeout=False, record_timing=False,
-                            shutdown_kernel="immediate",
-                            resources={"metadata": {"path": str(workdir)}})
+    token = guard.new_token()
+    prologue = guard.test_prologue(token, instructor_imports)
+    cells = [nbformat.v4.new_code_cell(guard.preamble(token, guarded_modules))]
+    cells += [nbformat.v4.new_code_cell(prologue + s if i in tests else s) for i, s in enumerate(sources)]
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    if sandboxed:
+        with Sandbox(limits, data_dir) as box:
+            client = _GradingClient(notebook, limits, km=box.kernel_manager())
+            # bwrap's own environment; it gives the kernel a clean one (sandbox._environment).
+            return _run(client, cells, tests, limits, box.scratch, env=dict(os.environ))
+    with tempfile.TemporaryDirectory(prefix="course-grade-") as scratch:
+        client = _GradingClient(notebook, limits, kernel_name="python3")
+        env = kernel_env({"COURSE_DATA_DIR": str(data_dir)} if data_dir else None)
+        return _run(client, cells, tests, limits, Path(scratch), env)
+
+
+def _run(client, cells, tests, limits, workdir, env) -> Run:
     run = Run()
+    client.resources = {"metadata": {"path": str(workdir)}}
     deadline = time.monotonic() + limits.notebook_seconds
-    with client.setup_kernel(env=env or kernel_env(), stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL):
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(client.setup_kernel(env=env, cwd=str(workdir), stdout=subprocess.DEVNULL,
+                                                    stderr=subprocess.DEVNULL))
+        except Exception as error:
+            raise GraderError(f"the kernel could not start: {type(error).__name__}: {error}") from error
         for index, cell in enumerate(cells):
             number = index - 1  # the preamble is not the learner's
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                run.stopped = f"the notebook ran out of its {limits.notebook_seconds:.0f} s time limit"
+                run.stopped = f"the notebook ran out of its {limits.notebook_seconds:g} s time limit"
                 break
-            client.timeout = max(1, int(min(limits.cell_seconds, remaining)))
+            allowed = limits.cell_seconds if number >= 0 else max(limits.cell_seconds, PREAMBLE_SECONDS)
+            client.timeout = max(1, int(min(allowed, remaining)))
             try:
-                client.execute_cell(cell, index)
+                client.execute_cell(cell, index, store_history=number >= 0 and number not in tests)
             except CellTimeoutError:
                 run.errors[number] = (f"TimeoutError: the cell ran longer than {client.timeout} s "
                                       "and was stopped (an endless loop?)")
                 run.finished = number + 1
-                if not _interrupt(client, notebook):
+                client.stop_pollers()
+                if not _interrupt(client, cells):
                     run.stopped = "a cell ran past its time limit and the kernel did not stop"
                     break
                 continue
             except DeadKernelError:
                 run.errors[number] = ("the kernel died while running this cell (the code ended "
-                                      "Python, crashed, or used too much memory)")
+                                      "Python, crashed, or used more memory than allowed)")
                 run.finished = number + 1
                 run.stopped = "the kernel died while the notebook ran"
                 break
-            error = _first_error(cell)
-            if error and number >= 0:
+            error = client.failure(index)
+            if error and number < 0:
+                raise GraderError(f"the grader's preamble failed in the kernel: {error}")
+            if error:
                 run.errors[number] = error
             run.finished = number + 1
-            cell.outputs = []  # keep no outputs: grading needs only the errors
     return run
 
 
-def _interrupt(client, notebook, grace_seconds=10) -> bool:
+class _GradingClient(NotebookClient):
+    """An nbclient that keeps no outputs, counts their size, and records each cell's failure."""
+
+    def __init__(self, notebook, limits: Limits, **kwargs):
+        super().__init__(notebook, timeout=limits.cell_seconds, allow_errors=True,
+                         interrupt_on_timeout=False, record_timing=False,
+                         shutdown_kernel="immediate", on_cell_executed=self._on_executed, **kwargs)
+        self._output_limit = limits.output_kb * 1024
+        self._output_bytes = 0
+        self._errors: dict[int, str] = {}
+        self._over_limit: set[int] = set()
+        self._pollers: set = set()
+
+    async def _async_poll_output_msg(self, *args):
+        return await self._tracked(super()._async_poll_output_msg(*args))
+
+    async def _async_poll_kernel_alive(self):
+        return await self._tracked(super()._async_poll_kernel_alive())
+
+    async def _tracked(self, coroutine):
+        task = asyncio.current_task()
+        self._pollers.add(task)
+        try:
+            return await coroutine
+        finally:
+            self._pollers.discard(task)
+
+    def stop_pollers(self) -> None:
+        """Cancels the listeners a timed-out cell leaves behind (nbclient does not): else they
+        would swallow the next cells' messages."""
+        for task in list(self._pollers):
+            task.cancel()
+
+    def failure(self, index) -> str | None:
+        """The cell's failure: its output limit, its error output, or its execute_reply's error."""
+        if index in self._over_limit:
+            return (f"OutputLimitError: the notebook printed more than {self._output_limit // 1024} KiB "
+                    "and the cell was stopped")
+        return self._errors.get(index)
+
+    def output(self, outs, msg, display_id, cell_index):
+        content = msg.get("content", {})
+        self._output_bytes += len(str(content))
+        if msg.get("msg_type") == "error":
+            self._errors.setdefault(cell_index, _describe(content))
+        if self._output_bytes > self._output_limit and cell_index not in self._over_limit:
+            self._over_limit.add(cell_index)
+            asyncio.ensure_future(self.km.interrupt_kernel())
+        return None  # outputs are not kept
+
+    def _on_executed(self, cell, cell_index, execute_reply):
+        content = (execute_reply or {}).get("content", {})
+        if content.get("status") == "error":  # even if the error output was suppressed
+            self._errors.setdefault(cell_index, _describe(content))
+        elif content.get("status") not in ("ok", None):
+            self._errors.setdefault(cell_index, f"the cell ended with status {content.get('status')!r}")
+
+
+def _describe(content) -> str:
+    name = str(content.get("ename", "Error"))[:200]
+    value = _CELL_FILE.sub("<cell>", _ANSI.sub("", str(content.get("evalue", ""))))[:MAX_ERROR]
+    if name == "NotImplementedError" and not value.strip():
+        value = "not implemented yet (the answer cell still raises NotImplementedError)"
+    return f"{name}: {value}".strip()
+
+
+def _interrupt(client, cells, grace_seconds=10) -> bool:
     """Interrupts the kernel; True when it answers again within `grace_seconds`."""
     run_sync(client.km.interrupt_kernel)()
     probe = nbformat.v4.new_code_cell("pass")
-    notebook.cells.append(probe)
+    cells.append(probe)
     client.timeout = grace_seconds
     try:
-        client.execute_cell(probe, len(notebook.cells) - 1)
+        client.execute_cell(probe, len(cells) - 1, store_history=False)
         return True
     except (CellTimeoutError, DeadKernelError):
+        client.stop_pollers()
         return False
     finally:
-        notebook.cells.remove(probe)
-
-
-def _first_error(cell) -> str | None:
-    for output in cell.get("outputs", []):
-        if output.get("output_type") == "error":
-            name = output.get("ename", "Error")
-            value = _CELL_FILE.sub("<cell>", _ANSI.sub("", str(output.get("evalue", ""))))
-            if name == "NotImplementedError" and not value.strip():
-                value = "not implemented yet (the answer cell still raises NotImplementedError)"
-            return f"{name}: {value}".strip()
-    return None
+        cells.remove(probe)
 
 
 def execute_notebook(path: Path, workdir: Path, timeout: float = 600.0,
                      env: dict | None = None) -> nbformat.NotebookNode:
-    """Runs the notebook at `path` top to bottom in `workdir` and returns it with its outputs.
+    """Runs a trusted notebook (a lab, a reference solution) top to bottom in `workdir`, unsandboxed,
+    and returns it with its outputs.
 
     Raises:
       nbclient.exceptions.CellExecutionError: a cell raised (the message shows which, and the traceback).

@@ -1,4 +1,4 @@
-"""Grading one notebook: read, reconcile, run, score. The result is plain JSON data.
+"""Grading one notebook: read, reconcile, run in the sandbox, score. The result is plain JSON data.
 
     grade_notebook(path, Assignment('tweet_sentiment'))
     -> {"notebook": ..., "assignment": "tweet_sentiment", "score": 28.0, "max_score": 28.0,
@@ -8,23 +8,37 @@
 
 A test cell passes when running it raises no error (nbgrader's rule, except that
 warnings printed to stderr do not fail a test). Its points are all or nothing.
+Messages never carry a line of a hidden test's code.
 """
 from __future__ import annotations
 
-import tempfile
+import re
 from pathlib import Path
 
-from course_lib.grading.assignment import Assignment
-from course_lib.grading.execute import Limits, run_cells
+from course_lib.data.corpus import default_data_dir
+from course_lib.grading import guard, limits as limits_module
+from course_lib.grading.assignment import Assignment, is_fixed
+from course_lib.grading.execute import run_cells
 from course_lib.grading.notebooks import Ungradable, read_submission, reconcile
 
 MAX_MESSAGE = 1000  # characters of a failure message kept
+_HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
 
 
-def grade_notebook(path, assignment: Assignment, limits: Limits | None = None) -> dict:
+def grade_notebook(path, assignment: Assignment, limits=None, sandboxed: bool = True,
+                   data_dir=None) -> dict:
     """Grades the notebook at `path` against `assignment`'s tests, hidden ones included.
 
+    Args:
+      limits: limits.Limits; by default those of grading.toml for this assignment.
+      sandboxed: run the kernel in the sandbox; False only for trusted notebooks (--unsafe).
+      data_dir: the NLTK data directory the notebook may read; course_lib's default by default.
+
     Never raises for a bad submission: it comes back with status 'ungradable' and the reason.
+
+    Raises:
+      execute.GraderError: the grader itself failed (no result should be recorded).
+      sandbox.SandboxUnavailable: no sandbox can be made here.
     """
     path = Path(path)
     try:
@@ -33,13 +47,19 @@ def grade_notebook(path, assignment: Assignment, limits: Limits | None = None) -
     except Ungradable as error:
         return _result(path, assignment, assignment.notebook_names[0], "ungradable", error.reason,
                        {}, f"not graded: {error.reason}")
-    rebuilt = reconcile(submission, assignment.sources[name], assignment.release(name))
-    with tempfile.TemporaryDirectory(prefix="course-grade-") as scratch:
-        run = run_cells(rebuilt.cells, Path(scratch), limits)
+    source = assignment.sources[name]
+    rebuilt = reconcile(submission, source, assignment.release(name))
+    instructor = [c.source for c in source.cells if c.cell_type == "code" and is_fixed(c)]
+    run = run_cells(rebuilt.cells, tests=set(rebuilt.test_index.values()),
+                    instructor_imports=guard.imports_of([c for c in instructor if "BEGIN HIDDEN" not in c]),
+                    guarded_modules=guard.modules_for(instructor),
+                    limits=limits or limits_module.load(assignment.course_dir, assignment.name),
+                    sandboxed=sandboxed, data_dir=data_dir or default_data_dir())
+    hidden = hidden_lines(source)
     outcomes = {}
     for grade_id, index in rebuilt.test_index.items():
         if index in run.errors:
-            outcomes[grade_id] = (False, run.errors[index])
+            outcomes[grade_id] = (False, scrub(run.errors[index], hidden))
         elif index >= run.finished:
             outcomes[grade_id] = (False, f"not run: {run.stopped}")
         else:
@@ -47,6 +67,23 @@ def grade_notebook(path, assignment: Assignment, limits: Limits | None = None) -
     notes = rebuilt.notes + ([run.stopped] if run.stopped else [])
     return _result(path, assignment, name, "graded", "; ".join(notes) or None, outcomes,
                    "not run: the test cell is missing from the source")
+
+
+def hidden_lines(source) -> list[str]:
+    """The lines of code of the hidden tests of a source notebook (stripped; short ones left out)."""
+    lines = []
+    for cell in source.cells:
+        for block in _HIDDEN.findall(cell.source):
+            lines += [line.strip() for line in block.splitlines() if len(line.strip()) >= 12]
+    return sorted(set(lines), key=len, reverse=True)
+
+
+def scrub(message: str, hidden: list[str]) -> str:
+    """`message` without any line of hidden test code in it, cut to MAX_MESSAGE characters."""
+    for line in hidden:
+        if line in message:
+            message = message.replace(line, "[hidden test code]")
+    return message[:MAX_MESSAGE]
 
 
 def _source_for(path: Path, submission, assignment: Assignment) -> str:
@@ -70,8 +107,7 @@ def _result(path, assignment, notebook, status, reason, outcomes, missing_messag
     for test in assignment.tests(notebook):
         passed, message = outcomes.get(test.grade_id, (False, missing_message))
         tests.append({"grade_id": test.grade_id, "points": test.points if passed else 0.0,
-                      "max_points": test.points, "passed": passed,
-                      "message": message[:MAX_MESSAGE]})
+                      "max_points": test.points, "passed": passed, "message": message[:MAX_MESSAGE]})
     return {"notebook": str(path), "assignment": assignment.name,
             "score": sum(t["points"] for t in tests), "max_score": assignment.max_score(notebook),
             "status": status, "reason": reason, "tests": tests}

@@ -1,0 +1,59 @@
+"""Resource limits for grading one notebook: defaults, and per-assignment overrides in grading.toml.
+
+    # grading.toml, at the course's root
+    [defaults]                  # for every assignment
+    notebook_seconds = 1200
+
+    [assignments.tweet_sentiment]
+    cell_seconds = 240
+
+Unknown keys are an error, so that a typo does not silently leave a limit at its default.
+"""
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from pathlib import Path
+
+CONFIG_NAME = "grading.toml"
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """What one submission may use. The defaults are generous for the course's notebooks.
+
+    Attributes:
+      cell_seconds: wall time of one cell; past it the cell is interrupted and fails.
+      notebook_seconds: wall time of the whole notebook; past it the run stops.
+      memory_mb: address space of each process of the kernel (RLIMIT_AS), in MiB; when the
+        grader runs as root with writable cgroups, also the memory of the whole sandbox.
+      processes: processes and threads of the sandbox (pids cgroup, else RLIMIT_NPROC).
+      output_kb: output (printed text, displays, errors) of the whole notebook, in KiB; past it
+        the cell is interrupted and fails.
+      file_mb: largest file the notebook may write (RLIMIT_FSIZE), in MiB.
+    """
+    cell_seconds: float = 300.0
+    notebook_seconds: float = 1200.0
+    memory_mb: int = 4096
+    processes: int = 256
+    output_kb: int = 2048
+    file_mb: int = 512
+
+
+def load(course_dir: Path, assignment: str | None = None) -> Limits:
+    """The limits for `assignment`: the defaults, then grading.toml's [defaults], then its own table.
+
+    Raises:
+      ValueError: grading.toml has a key that is not a limit.
+    """
+    path = Path(course_dir) / CONFIG_NAME
+    if not path.exists():
+        return Limits()
+    config = tomllib.loads(path.read_text())
+    values = dict(config.get("defaults", {}))
+    values.update(config.get("assignments", {}).get(assignment, {}) if assignment else {})
+    known = {f.name for f in dataclasses.fields(Limits)}
+    unknown = set(values) - known
+    if unknown:
+        raise ValueError(f"{path}: unknown limits {sorted(unknown)}; the limits are {sorted(known)}.")
+    return Limits(**values)
