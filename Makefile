@@ -8,15 +8,27 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # The NLTK data directory (twitter_samples, stopwords); `make data` fills it.
 export COURSE_DATA_DIR ?= $(CURDIR)/nltk_data
 
-.PHONY: setup data release autograde course test clean
+JOBS   ?= 1
+
+.PHONY: setup system-deps data release autograde course test clean
 
 ## setup: create .venv and install course_lib with the instructor/dev extras (quick when done)
-setup: $(STAMP)
+setup: $(STAMP) system-deps
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
+
+## system-deps: bubblewrap, the sandbox that grading runs notebooks in (installed as root with apt)
+system-deps:
+	@command -v bwrap >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get install -y -qq bubblewrap >/dev/null 2>&1 || \
+	    { apt-get update -qq >/dev/null && apt-get install -y -qq bubblewrap >/dev/null; }; \
+	  else \
+	    echo "note: grading needs bubblewrap: sudo apt-get install bubblewrap"; \
+	  fi; }
 
 ## data: fetch twitter_samples and stopwords into $(COURSE_DATA_DIR) if they are missing
 data: setup
@@ -26,9 +38,9 @@ data: setup
 release: setup
 	$(PY) -m course_lib.grading.release
 
-## autograde: grade everything under submitted/<student>/<assignment>/, export grades.csv
+## autograde: grade everything under submitted/<student>/<assignment>/ (JOBS=n at once), export grades.csv
 autograde: setup
-	$(PY) -m course_lib.grading.autograde
+	$(PY) -m course_lib.grading.autograde --jobs $(JOBS) $(if $(UNSAFE),--unsafe)
 
 ## course: data, release, run the reference solutions, grade a sample class, report
 course: data release

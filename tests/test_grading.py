@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 
 import nbformat
 import pytest
 
 from course_lib.grading import gradebook
 from course_lib.grading.assignment import Assignment
-from course_lib.grading.autograde import autograde
+from course_lib.grading.autograde import Course, autograde
 from course_lib.grading.limits import Limits
 from course_lib.grading.grade import grade_notebook
 from course_lib.grading.notebooks import Ungradable, read_submission
@@ -202,7 +203,9 @@ def test_autograde_fills_the_gradebook_and_exports_csv(toy, tmp_path):
     (submitted / "cyd" / "toy").mkdir(parents=True)
     (submitted / "cyd" / "toy" / "toy.ipynb").write_text("{")
     db, csv_path = tmp_path / "gradebook.db", tmp_path / "grades.csv"
-    autograde(toy.course_dir, submitted, tmp_path / "autograded", db, csv_path, out=open("/dev/null", "w"))
+    course = Course(toy.course_dir, submitted=submitted, autograded=tmp_path / "autograded",
+                    feedback_dir=tmp_path / "feedback", db=db, csv=csv_path)
+    autograde(course, out=open(os.devnull, "w"))
     assert gradebook.scores(db, "toy") == {"ada": (5.0, 5.0), "bob": (3.0, 5.0), "cyd": (0.0, 5.0)}
     rows = {row["student_id"]: row for row in csv.DictReader(open(csv_path))}
     assert {s: float(r["score"]) for s, r in rows.items()} == {"ada": 5.0, "bob": 3.0, "cyd": 0.0}

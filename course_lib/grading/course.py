@@ -9,11 +9,14 @@
    first half of the answers filled in ('partial');
 3. prints the grade table and the accuracy, and writes build/course_report.json.
 
+The sample class is graded in the sandbox, like a real one, with $JOBS workers (default 1).
+
 Exits 1 if the reference or the release does not score as it must.
 """
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -22,7 +25,7 @@ import nbformat
 
 from course_lib.grading import gradebook, layout, release
 from course_lib.grading.assignment import Assignment, is_answer
-from course_lib.grading.autograde import autograde
+from course_lib.grading.autograde import Course, autograde
 from course_lib.grading.execute import execute_notebook
 
 CAPSTONE = "tweet_sentiment"
@@ -78,7 +81,9 @@ def main(argv=None) -> int:
     print("Grading the sample class...", flush=True)
     names = sample_class(course_dir, sample / layout.SUBMITTED)
     db, csv_path = sample / layout.GRADEBOOK, sample / layout.GRADES_CSV
-    autograde(course_dir, sample / layout.SUBMITTED, sample / layout.AUTOGRADED, db, csv_path)
+    autograde(Course(course_dir, submitted=sample / layout.SUBMITTED, autograded=sample / layout.AUTOGRADED,
+                     feedback_dir=sample / layout.FEEDBACK, db=db, csv=csv_path),
+              jobs=int(os.environ.get("JOBS", "1") or 1))
 
     grades, problems = [], []
     for name in names:

@@ -27,7 +27,7 @@ from course_lib.grading import guard, layout
 from course_lib.grading.limits import Limits
 from course_lib.grading.sandbox import Sandbox
 
-MAX_ERROR = 2000   # characters of an error message kept
+MAX_ERROR = 100_000   # characters of an error message kept here (grade.py scrubs, then cuts to 1000)
 PREAMBLE_SECONDS = 120  # the preamble imports numpy, jax, course_lib: not the learner's time
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # Where ipykernel stores a cell's code differs from run to run: name it the same way each time.
@@ -46,10 +46,17 @@ class Run:
       errors: cell index -> 'ErrorName: message' for each cell that failed.
       finished: how many cells ran (the cells from index `finished` on did not run).
       stopped: why the run ended early, in words for the learner; None if every cell ran.
+      limits_hit: the limits some cell ran into, in words (a cell's own error may not say,
+        e.g. the NameError of a test whose answer cell ran out of memory).
     """
     errors: dict[int, str] = field(default_factory=dict)
     finished: int = 0
     stopped: str | None = None
+    limits_hit: list[str] = field(default_factory=list)
+
+    def hit(self, what: str) -> None:
+        if what not in self.limits_hit:
+            self.limits_hit.append(what)
 
 
 def kernel_env(extra: dict | None = None) -> dict[str, str]:
@@ -123,6 +130,7 @@ def _run(client, cells, tests, limits, workdir, env) -> Run:
             except CellTimeoutError:
                 run.errors[number] = (f"TimeoutError: the cell ran longer than {client.timeout} s "
                                       "and was stopped (an endless loop?)")
+                run.hit(f"a cell ran longer than its time limit ({client.timeout} s)")
                 run.finished = number + 1
                 client.stop_pollers()
                 if not _interrupt(client, cells):
@@ -140,6 +148,9 @@ def _run(client, cells, tests, limits, workdir, env) -> Run:
                 raise GraderError(f"the grader's preamble failed in the kernel: {error}")
             if error:
                 run.errors[number] = error
+                for sign, what in _LIMIT_SIGNS:
+                    if sign in error:
+                        run.hit(what.format(limits=limits))
             run.finished = number + 1
     return run
 
@@ -202,11 +213,21 @@ class _GradingClient(NotebookClient):
             self._errors.setdefault(cell_index, f"the cell ended with status {content.get('status')!r}")
 
 
+_LIMIT_SIGNS = [
+    ("MemoryError", "a cell ran out of the memory limit ({limits.memory_mb} MiB)"),
+    ("limit of processes", "the notebook reached its limit of processes and threads ({limits.processes})"),
+    ("OutputLimitError", "the notebook printed more than its output limit ({limits.output_kb} KiB)"),
+    ("File too large", "a cell wrote a file larger than the limit ({limits.file_mb} MiB)"),
+]
+
+
 def _describe(content) -> str:
     name = str(content.get("ename", "Error"))[:200]
     value = _CELL_FILE.sub("<cell>", _ANSI.sub("", str(content.get("evalue", ""))))[:MAX_ERROR]
     if name == "NotImplementedError" and not value.strip():
         value = "not implemented yet (the answer cell still raises NotImplementedError)"
+    if "can't start new thread" in value or (name == "BlockingIOError" and "unavailable" in value):
+        value += " (the notebook reached its limit of processes and threads)"
     return f"{name}: {value}".strip()
 
 

@@ -64,7 +64,7 @@ def grade_notebook(path, assignment: Assignment, limits=None, sandboxed: bool = 
             outcomes[grade_id] = (False, f"not run: {run.stopped}")
         else:
             outcomes[grade_id] = (True, "")
-    notes = rebuilt.notes + ([run.stopped] if run.stopped else [])
+    notes = rebuilt.notes + run.limits_hit + ([run.stopped] if run.stopped else [])
     return _result(path, assignment, name, "graded", "; ".join(notes) or None, outcomes,
                    "not run: the test cell is missing from the source")
 
@@ -79,7 +79,8 @@ def hidden_lines(source) -> list[str]:
 
 
 def scrub(message: str, hidden: list[str]) -> str:
-    """`message` without any line of hidden test code in it, cut to MAX_MESSAGE characters."""
+    """`message` without any line of hidden test code in it, then cut to MAX_MESSAGE characters
+    (in that order, so that no hidden line survives half cut)."""
     for line in hidden:
         if line in message:
             message = message.replace(line, "[hidden test code]")

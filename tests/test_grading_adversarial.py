@@ -1,0 +1,276 @@
+"""The autograder against what learners can send: one submission per attack, graded in one batch.
+
+Each attack must end with a correct, explained result while the rest of the batch is graded:
+the expected score and status, nothing of the hidden tests leaked into the feedback, the
+gradebook holding exactly one row per gradable submission, and no scratch left behind.
+"""
+from __future__ import annotations
+
+import html
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_lib.grading import gradebook, sandbox
+from course_lib.grading.assignment import Assignment
+from course_lib.grading.autograde import Course, autograde
+from course_lib.grading.grade import hidden_lines
+from grading_support import answered, new_course, write
+
+# The assignment: `add` (1 + 2 points) and `scale` (1 + 2 points), tested in the robust style
+# the course's assignments use: learners' values are converted to plain numbers before comparing.
+IMPORTS = "import numpy as np\nimport jax.numpy as jnp"
+ADD = "def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION"
+SCALE = "def scale(xs, k):\n    ### BEGIN SOLUTION\n    return jnp.asarray(xs) * k\n    ### END SOLUTION"
+ADD_VISIBLE = "result = add(1, 2)\nassert type(result) in (int, float) and result == 3, f'add(1, 2) should be 3, got {result!r}'"
+ADD_HIDDEN = ("# Hidden tests for add run when your notebook is graded.\n### BEGIN HIDDEN TESTS\n"
+              "def _check_add():\n    outcome = add(-2, 2)\n"
+              "    assert type(outcome) in (int, float), 'add must return a number'\n"
+              "    assert outcome == 0, 'add(-2, 2) should be 0'\n_check_add()\n### END HIDDEN TESTS")
+SCALE_VISIBLE = "np.testing.assert_allclose(np.asarray(scale([1.0, 2.0], 3), dtype=float), [3.0, 6.0])"
+SCALE_HIDDEN = ("# Hidden tests for scale run when your notebook is graded.\n### BEGIN HIDDEN TESTS\n"
+                "def _check_scale():\n    values = np.asarray(scale(np.arange(4.0), -2.5), dtype=float)\n"
+                "    assert np.allclose(values, [0.0, -2.5, -5.0, -7.5]), 'scale(x, k) should be x * k'\n"
+                "    assert jnp.allclose(jnp.asarray(values), jnp.arange(4.0) * -2.5), 'scale(x, k) should be x * k'\n"
+                "_check_scale()\n### END HIDDEN TESTS")
+
+LIMITS = """
+[defaults]
+cell_seconds = 6
+notebook_seconds = 90
+memory_mb = 2048
+processes = 64
+output_kb = 256
+"""
+
+
+def _cell(kind, text, gid, **nbgrader):
+    meta = {"grade": False, "solution": False, "locked": True, "grade_id": gid,
+            "schema_version": 3, "task": False, **nbgrader}
+    make = nbformat.v4.new_code_cell if kind == "code" else nbformat.v4.new_markdown_cell
+    return make(text, id=gid, metadata={"nbgrader": meta})
+
+
+def guarded_source():
+    cells = [
+        _cell("markdown", "# Guarded", "intro"),
+        _cell("code", IMPORTS, "imports"),
+        _cell("code", ADD, "add_solution", solution=True, locked=False),
+        _cell("code", ADD_VISIBLE, "add_visible", grade=True, points=1),
+        _cell("code", ADD_HIDDEN, "add_hidden", grade=True, points=2),
+        _cell("code", SCALE, "scale_solution", solution=True, locked=False),
+        _cell("code", SCALE_VISIBLE, "scale_visible", grade=True, points=1),
+        _cell("code", SCALE_HIDDEN, "scale_hidden", grade=True, points=2),
+    ]
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return notebook
+
+
+WRONG_ADD = "def add(a, b):\n    return a - b\n"
+WRONG_SCALE = "def scale(xs, k):\n    return jnp.zeros(len(xs))\n"
+ADD_OK, SCALE_OK = {"add_visible", "add_hidden"}, {"scale_visible", "scale_hidden"}
+
+# attack -> (answers for add, answers for scale, tests expected to fail, phrase in a failure message)
+ATTACKS = {
+    "endless_loop": ("def add(a, b):\n    while True:\n        pass", None, ADD_OK, "TimeoutError"),
+    "os_exit": (None, "import os\nos._exit(3)", SCALE_OK, "not run: the kernel died"),
+    "sys_exit": ("import sys\nsys.exit(0)\n" + ADD, None, ADD_OK, "NameError"),
+    "segfault": (None, "import ctypes\nctypes.string_at(0)", SCALE_OK, "kernel died"),
+    "memory": ("hog = bytearray(8 * 1024 ** 3)\n" + ADD, None, ADD_OK, "memory limit"),
+    # The flood's processes live on, so the notebook cannot start threads to run its later cells.
+    "process_flood": ("import os, time\nfor _ in range(500):\n    if os.fork() == 0:\n        time.sleep(120)\n"
+                      "        os._exit(0)\n" + ADD, None, ADD_OK | SCALE_OK, "limit of processes"),
+    "orphans": ("import subprocess\nfor _ in range(3):\n    subprocess.Popen(['sleep', '1234'])\n" + ADD,
+                None, set(), None),
+    "huge_output": ("def add(a, b):\n    for _ in range(10_000):\n        print('spam' * 100)\n    return a + b",
+                    None, ADD_OK, "OutputLimitError"),
+    "network": ("import socket\ndef add(a, b):\n    try:\n        socket.create_connection(('1.1.1.1', 53), 3).close()\n"
+                "        socket.getaddrinfo('pypi.org', 443)\n        return a + b\n    except OSError:\n"
+                "        return None", None, ADD_OK, "add must return a number"),
+    "read_secrets": ("def add(a, b):\n    for path in SECRETS:\n        try:\n            open(path).read(1)\n"
+                     "            return a + b\n        except OSError:\n            pass\n    return None",
+                     None, ADD_OK, "add must return a number"),
+    "write_outside": ("for path in TARGETS:\n    try:\n        open(path, 'w').write('pwned')\n    except OSError:\n"
+                      "        pass\n" + ADD, None, set(), None),
+    "fake_equality": ("class Whatever:\n    def __eq__(self, other):\n        return True\n"
+                      "    def __array__(self, dtype=None, copy=None):\n        return np.zeros(4)\n"
+                      "def add(a, b):\n    return Whatever()",
+                      "def scale(xs, k):\n    return Whatever()", ADD_OK | SCALE_OK, "add must return a number"),
+    "patched_helpers": (None, WRONG_SCALE + "np.allclose = lambda *a, **k: True\n"
+                        "np.testing.assert_allclose = lambda *a, **k: None\njnp.allclose = lambda *a, **k: True\n"
+                        "import sys\nsys.modules['numpy'].asarray = lambda *a, **k: np.array([0.0, -2.5, -5.0, -7.5])",
+                        SCALE_OK, "Not equal to tolerance"),
+    "redefined_builtins": (WRONG_ADD + "import builtins\nbuiltins.print = lambda *a, **k: None\n"
+                           "builtins.AssertionError = Exception\nAssertionError = None",
+                           None, ADD_OK, "should be"),
+    "shadowed_names": (None, WRONG_SCALE + "class FakeNumpy:\n    def __getattr__(self, name):\n"
+                       "        return lambda *a, **k: True\nnp = FakeNumpy()\n_check_scale = lambda: None",
+                       SCALE_OK, "Not equal to tolerance"),
+    "suppressed_errors": (WRONG_ADD + "import sys\nget_ipython().showtraceback = lambda *a, **k: None\n"
+                          "get_ipython()._showtraceback = lambda *a, **k: None\nsys.excepthook = lambda *a: None",
+                          None, ADD_OK, "should be"),
+    "leak_hidden_tests": ("import inspect\ndef add(a, b):\n    caller = inspect.stack()[1]\n"
+                          "    code = inspect.getsource(caller.frame)\n"
+                          "    raise ValueError('LEAK ' + code + ' '.join(map(str, globals().get('_ih', []))))",
+                          None, ADD_OK, "LEAK"),
+}
+CLEAN = ["clean_1", "clean_2", "clean_3"]
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    root = new_course(tmp_path_factory.mktemp("course"), {"guarded": {"guarded": guarded_source()}})
+    (root / "grading.toml").write_text(LIMITS)
+    assignment = Assignment("guarded", root)
+    submitted = root / "submitted"
+    secrets = [root / "solutions" / "guarded" / "guarded.ipynb", root / "gradebook.db",
+               submitted / "clean_1" / "guarded" / "guarded.ipynb", Path.home() / ".bashrc",
+               Path("/etc/shadow")]
+    targets = [root / "pwned.txt", Path(sys.prefix) / "pwned.txt", submitted / "pwned.txt",
+               Path("/tmp") / f"pwned-{os.getpid()}.txt"]
+    for attack, (add, scale, _, _) in ATTACKS.items():
+        replace = {}
+        if add:
+            replace["add_solution"] = add.replace("SECRETS", repr([str(p) for p in secrets])) \
+                                         .replace("TARGETS", repr([str(p) for p in targets]))
+        if scale:
+            replace["scale_solution"] = scale
+        write(answered(assignment, replace=replace), submitted / attack / "guarded" / "guarded.ipynb")
+    for student in CLEAN:
+        write(answered(assignment), submitted / student / "guarded" / "guarded.ipynb")
+    write(answered(assignment), submitted / "renamed" / "guarded" / "my_work.ipynb")
+    tampered = answered(assignment, replace={"add_solution": WRONG_ADD})
+    tampered.cells = [c for c in tampered.cells if c.metadata["nbgrader"]["grade_id"] != "add_hidden"]
+    for cell in tampered.cells:
+        if cell.metadata["nbgrader"]["grade_id"] == "add_visible":
+            cell.source = "pass"
+    write(tampered, submitted / "tampered_tests" / "guarded" / "guarded.ipynb")
+    for student, content in (("invalid_json", "{"), ("old_nbformat", '{"nbformat": 3, "worksheets": []}'),
+                             ("empty_file", "")):
+        (submitted / student / "guarded").mkdir(parents=True)
+        (submitted / student / "guarded" / "guarded.ipynb").write_text(content)
+
+    scratch_before = set(Path("/tmp").glob("cg-*"))
+    course = Course(root)
+    with open(os.devnull, "w") as quiet:
+        results = {r["student"]: r for r in autograde(course, out=quiet)}
+    return {"root": root, "course": course, "assignment": assignment, "results": results,
+            "targets": targets, "new_scratch": set(Path("/tmp").glob("cg-*")) - scratch_before}
+
+
+def test_the_whole_batch_is_graded(graded):
+    students = {p.name for p in (graded["root"] / "submitted").iterdir()}
+    assert len(students) >= 20
+    assert set(graded["results"]) == students
+
+
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+def test_each_attack_ends_with_the_expected_result(graded, attack):
+    result = graded["results"][attack]
+    _, _, expected_failures, phrase = ATTACKS[attack]
+    failures = {t["grade_id"] for t in result["tests"] if not t["passed"]}
+    assert result["status"] == "graded"
+    assert failures == expected_failures, result
+    assert result["score"] == 6.0 - 3 * len({f.split("_")[0] for f in expected_failures})
+    if phrase:
+        messages = " ".join(t["message"] for t in result["tests"]) + " " + (result["reason"] or "")
+        assert phrase in messages, result
+
+
+def test_kernel_deaths_are_explained_and_keep_the_points_before(graded):
+    for attack in ("os_exit", "segfault"):
+        result = graded["results"][attack]
+        assert "kernel died" in result["reason"] and result["score"] == 3.0
+
+
+def test_nothing_was_written_outside_the_scratch_directory(graded):
+    assert not [path for path in graded["targets"] if path.exists()]
+
+
+def test_tampered_test_cells_and_broken_files_are_handled(graded):
+    results = graded["results"]
+    assert results["tampered_tests"]["score"] == 3.0
+    assert {t["grade_id"] for t in results["tampered_tests"]["tests"] if not t["passed"]} == ADD_OK
+    assert results["renamed"]["score"] == 6.0 and results["clean_1"]["score"] == 6.0
+    for student, reason in (("invalid_json", "not valid JSON"), ("old_nbformat", "format 3"),
+                            ("empty_file", "empty")):
+        assert results[student]["status"] == "ungradable" and reason in results[student]["reason"]
+
+
+def test_no_feedback_holds_hidden_test_code(graded):
+    hidden = hidden_lines(graded["assignment"].sources["guarded"])
+    assert hidden
+    pages = list((graded["root"] / "feedback").glob("*/guarded/*.html"))
+    assert len(pages) == len(graded["results"])
+    for page in pages:
+        text = html.unescape(page.read_text())
+        assert not [line for line in hidden if line in text], page
+    leak = html.unescape((graded["root"] / "feedback" / "leak_hidden_tests" / "guarded" / "guarded.html").read_text())
+    assert "LEAK" in leak and "[hidden test code]" in leak
+
+
+def test_the_gradebook_has_one_row_per_submission_with_its_score(graded):
+    scores = gradebook.scores(graded["course"].db, "guarded")
+    assert scores == {s: (r["score"], 6.0) for s, r in graded["results"].items()}
+
+
+def test_no_scratch_directory_or_process_is_left_behind(graded):
+    assert not graded["new_scratch"]
+    leftovers = subprocess.run(["pgrep", "-f", "sleep 1234"], capture_output=True, text=True)
+    assert leftovers.stdout.strip() == ""
+    assert not list(Path("/sys/fs/cgroup").glob("**/course-grade/cg-*"))
+
+
+def test_grading_refuses_to_run_without_a_sandbox_unless_unsafe(graded, tmp_path):
+    notebook = graded["root"] / "submitted" / "clean_1" / "guarded" / "guarded.ipynb"
+    env = dict(os.environ, PATH=str(Path(sys.executable).parent))  # no bwrap on PATH
+    command = [sys.executable, "-m", "course_lib.grading.cli", "guarded", str(notebook), "--json",
+               "--course-dir", str(graded["root"])]
+    refused = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert refused.returncode == 2 and "bubblewrap" in refused.stderr and "--unsafe" in refused.stderr
+    unsafe = subprocess.run(command + ["--unsafe"], capture_output=True, text=True, env=env)
+    assert unsafe.returncode == 0, unsafe.stderr
+    assert json.loads(unsafe.stdout)[0]["score"] == 6.0
+
+
+def test_a_killed_autograde_resumes_and_grades_each_submission_once(graded, tmp_path):
+    root = graded["root"]
+    submitted = tmp_path / "submitted"
+    for student in ("ann", "ben", "cat", "dan"):
+        write(answered(graded["assignment"], answer={"add_solution"} if student == "ben" else None),
+              submitted / student / "guarded" / "guarded.ipynb")
+    script = ("import sys; from pathlib import Path; from course_lib.grading.autograde import Course, autograde;"
+              f"autograde(Course(Path({str(root)!r}), submitted=Path({str(submitted)!r}),"
+              f" autograded=Path({str(tmp_path / 'autograded')!r}), feedback_dir=Path({str(tmp_path / 'feedback')!r}),"
+              f" db=Path({str(tmp_path / 'gradebook.db')!r}), csv=Path({str(tmp_path / 'grades.csv')!r})))")
+    first = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                             text=True, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not list((tmp_path / "autograded").glob("*/guarded/*.json")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.killpg(first.pid, signal.SIGKILL)   # the grader and its kernel, half-way
+    first.wait()
+    graded_first = {p.parent.parent.name for p in (tmp_path / "autograded").glob("*/guarded/*.json")}
+    assert 1 <= len(graded_first) < 4
+
+    second = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert f"{len(graded_first)} notebooks already graded" in second.stdout
+    regraded = {line.split()[0] for line in second.stdout.splitlines() if " guarded " in f" {line} "}
+    assert regraded == {"ann", "ben", "cat", "dan"} - graded_first
+    scores = gradebook.scores(tmp_path / "gradebook.db", "guarded")
+    assert scores == {"ann": (6.0, 6.0), "ben": (3.0, 6.0), "cat": (6.0, 6.0), "dan": (6.0, 6.0)}
+
+
+def test_the_sandbox_check_names_bubblewrap_when_it_is_missing(monkeypatch):
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    with pytest.raises(sandbox.SandboxUnavailable, match="bubblewrap"):
+        sandbox.check.__wrapped__()
