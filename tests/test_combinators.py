@@ -283,3 +283,11 @@ def test_a_layer_class_without_parentheses_raises_type_error_with_a_hint(combina
     message = str(info.value)
     assert "tl.Relu()" in message
     assert "parentheses" in message
+
+
+def test_an_empty_serial_is_the_identity_with_no_weights():
+    model = tl.Serial()
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    model.init(shapes.signature(x))
+    assert model.weights == () and repr(model) == "Serial"
+    np.testing.assert_array_equal(np.asarray(model(x)), x)

@@ -30,7 +30,7 @@ MODULES = [
     "course_lib.layers.base", "course_lib.layers.core", "course_lib.layers.combinators",
     "course_lib.layers.metrics", "course_lib.shapes", "course_lib.optimizers",
     "course_lib.training", "course_lib.training.loop", "course_lib.training.tasks",
-    "course_lib.training.history", "course_lib.data", "course_lib.data.preprocess",
+    "course_lib.training.history", "course_lib.data", "course_lib.data.preprocess", "course_lib.testing",
 ]
 
 _PREAMBLE = '''\

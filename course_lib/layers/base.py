@@ -90,7 +90,7 @@ class Layer:
     _n_in = 1
     _n_out = 1
     _name = None
-    _sublayers = ()
+    _sublayers = None        # a combinator sets a tuple (maybe empty); a plain layer has None
     _weights = EMPTY_WEIGHTS
     _state = EMPTY_STATE
     _rng = None
@@ -128,18 +128,18 @@ class Layer:
 
     @property
     def sublayers(self) -> tuple:
-        return self._sublayers
+        return self._sublayers or ()
 
     @property
     def weights(self):
         """This layer's weights: arrays, or for a combinator the tuple of its sublayers' weights."""
-        if self._sublayers:
+        if self._sublayers is not None:
             return tuple(layer.weights for layer in self._sublayers)
         return self._weights
 
     @weights.setter
     def weights(self, weights):
-        if self._sublayers:
+        if self._sublayers is not None:
             _check_one_per_sublayer(self, weights, "weights")
             for layer, w in zip(self._sublayers, weights):
                 layer.weights = w
@@ -149,13 +149,13 @@ class Layer:
     @property
     def state(self):
         """Non-trainable state (unused by course_lib's layers; kept for Trax's API)."""
-        if self._sublayers:
+        if self._sublayers is not None:
             return tuple(layer.state for layer in self._sublayers)
         return self._state
 
     @state.setter
     def state(self, state):
-        if self._sublayers:
+        if self._sublayers is not None:
             _check_one_per_sublayer(self, state, "state")
             for layer, s in zip(self._sublayers, state):
                 layer.state = s
@@ -250,7 +250,7 @@ class Layer:
         try:
             return self.forward(x)
         except LayerError as error:
-            if self._sublayers:
+            if self._sublayers is not None:
                 error.path.insert(0, self.name)
             raise
         except NotImplementedError:
@@ -269,13 +269,13 @@ class Layer:
 
     def _is_initialized(self) -> bool:
         """True when every layer inside that creates weights has them."""
-        if self._sublayers:
+        if self._sublayers is not None:
             return all(layer._is_initialized() for layer in self._sublayers)
         return not self._needs_weights() or _has_weights(self.weights)
 
     def _needs_weights(self) -> bool:
         """True for a layer (not a combinator) whose class creates weights in init."""
-        return (not self._sublayers
+        return (self._sublayers is None
                 and type(self).init_weights_and_state is not Layer.init_weights_and_state)
 
     # -- printing --------------------------------------------------------------------------

@@ -1,0 +1,301 @@
+"""The layers assignment, graded: its reference solution, its release, and realistic wrong answers."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from course_lib.grading.assignment import Assignment, grade_id, is_answer, is_test
+from grading_support import REPO, answered, by_grade_id, course_grade, exercise_tests, failed, write
+
+NAME = "layers"
+# Exercise -> (points of its visible test, points of its hidden test).
+POINTS = {"Relu": (1, 1), "Sigmoid": (1, 2), "Dense": (1, 3), "Embedding": (1, 2), "Mean": (1, 2),
+          "MySerial": (1, 2), "lecture_model": (1, 2)}
+EXERCISES = list(POINTS)
+
+DENSE_INIT = '''
+class Dense(tl.Layer):
+    def __init__(self, n_units, init_stdev=0.1):
+        super().__init__(name=f"Dense_{n_units}")
+        self._n_units = n_units
+        self._init_stdev = init_stdev
+
+    def init_weights_and_state(self, input_signature):
+        d_in = input_signature.shape[-1]
+        w = self._init_stdev * fastmath.random.normal(self.rng, (d_in, self._n_units))
+        b = jnp.zeros(self._n_units)
+        self.weights = (w, b)
+
+    def forward(self, x):
+        w, b = self.weights
+        return jnp.dot(x, w) + b
+'''
+EMBEDDING = '''
+class Embedding(tl.Layer):
+    def __init__(self, vocab_size, d_feature, init_stdev=0.1):
+        super().__init__(name=f"Embedding_{vocab_size}_{d_feature}")
+        self._vocab_size = vocab_size
+        self._d_feature = d_feature
+        self._init_stdev = init_stdev
+
+    def init_weights_and_state(self, input_signature):
+        self.weights = self._init_stdev * fastmath.random.normal(self.rng, (self._vocab_size, self._d_feature))
+
+    def forward(self, x):
+        return jnp.take(self.weights, x, axis=0)
+'''
+MEAN = '''
+class Mean(tl.Layer):
+    def __init__(self, axis=-1):
+        super().__init__()
+        self._axis = axis
+
+    def forward(self, x):
+        return jnp.mean(x, axis=self._axis)
+'''
+MY_SERIAL = '''
+class MySerial(tl.Layer):
+    def __init__(self, *layers):
+        super().__init__()
+        self._sublayers = tuple(layers)
+
+    def init_weights_and_state(self, input_signature):
+        keys = fastmath.random.split(self.rng, max(len(self.sublayers), 1))
+        signature = input_signature
+        for layer, key in zip(self.sublayers, keys):
+            layer.init(signature, rng=key)
+            signature = layer.output_signature(signature)
+
+    def forward(self, x):
+        a = x
+        for layer in self.sublayers:
+            a = layer(a)
+        return a
+'''
+
+
+def relu(body):
+    return f"class Relu(tl.Layer):\n    def forward(self, x):\n        return {body}\n"
+
+
+def sigmoid(body):
+    return f"class Sigmoid(tl.Layer):\n    def forward(self, x):\n        return {body}\n"
+
+
+# Three submissions, each with several mistakes learners really make: {solution grade_id: code}.
+WRONG = {
+    "a": {
+        "Relu_solution": relu("np.maximum(x, 0)                     # NumPy: fails inside jax.jit"),
+        "Dense_solution": DENSE_INIT.replace("(d_in, self._n_units)", "(self._n_units, d_in)")   # W as in z = W a
+                                    .replace("jnp.dot(x, w)", "jnp.dot(x, w.T)"),
+        "Mean_solution": MEAN.replace("axis=self._axis", "axis=1"),                                 # always the words' axis
+        "lecture_model_solution": "def lecture_model():\n    return MySerial(tl.Dense(4), tl.Sigmoid(), tl.Dense(4), "
+                                  "tl.Sigmoid(), tl.Dense(3), tl.Softmax())\n",                    # not their own layers
+    },
+    "b": {
+        "Sigmoid_solution": sigmoid("jnp.exp(x) / (1.0 + jnp.exp(x))"),                             # nan for x > 88
+        "Dense_solution": DENSE_INIT.replace("jnp.dot(x, w) + b", "jnp.dot(x, w)"),                 # bias forgotten
+        "Embedding_solution": EMBEDDING.replace("jnp.take(self.weights, x, axis=0)", "self.weights[:, x]"),
+        "MySerial_solution": MY_SERIAL.replace("in self.sublayers:\n", "in reversed(self.sublayers):\n"),
+    },
+    "c": {
+        "Relu_solution": relu("jnp.max(x, 0)"),                                                     # a reduction
+        "Sigmoid_solution": sigmoid("1.0 / (1.0 + jnp.exp(x))"),                                    # sign
+        "Embedding_solution": EMBEDDING.replace("jnp.take(self.weights, x, axis=0)", "jnp.take(self.weights, x)"),
+        "Mean_solution": MEAN.replace("axis=self._axis", "axis=self._axis, keepdims=True"),
+        "MySerial_solution": MY_SERIAL.replace("            a = layer(a)\n        return a",
+                                               "            a = layer(a)\n            return a"),  # return in the loop
+    },
+}
+EXPECTED_MESSAGE = {  # a phrase each wrong exercise's failure messages must contain
+    "a": {"Relu": "jax.jit", "Dense": "w is transposed", "Mean": "self._axis", "lecture_model": "your own Dense"},
+    "b": {"Sigmoid": "not finite", "Dense": "add the bias", "Embedding": "columns (axis 1)",
+          "MySerial": "reverse order"},
+    "c": {"Relu": "jnp.maximum(x, 0)", "Sigmoid": "mind the minus sign", "Embedding": "flattened",
+          "Mean": "the averaged axis disappears", "MySerial": "only the first layer ran"},
+}
+
+# More mistakes, each checked by running the setup cell, the wrong answer and the exercise's hidden
+# test in this process (fast): (exercise, code, phrase its failure message must contain).
+MISTAKES = [
+    ("Relu", relu("np.maximum(x, 0)"), "jax.jit"),
+    ("Relu", relu("jnp.max(x, 0)"), "jnp.maximum(x, 0)"),
+    ("Relu", relu("jnp.minimum(x, 0)"), "must be max(0, x)"),
+    ("Sigmoid", sigmoid("1.0 / (1.0 + np.exp(-x))"), "jnp.exp, not np.exp"),
+    ("Sigmoid", sigmoid("1.0 / (1.0 + jnp.exp(x))"), "mind the minus sign"),
+    ("Sigmoid", sigmoid("jnp.exp(x) / (1.0 + jnp.exp(x))"), "inf / inf = nan"),
+    ("Sigmoid", sigmoid("1.0 / 1.0 + jnp.exp(-x)"), "must be 1 / (1 + exp(-x))"),
+    ("Sigmoid", sigmoid("jnp.tanh(x)"), "must be 1 / (1 + exp(-x))"),
+    ("Dense", DENSE_INIT.replace("(d_in, self._n_units)", "(self._n_units, d_in)").replace("jnp.dot(x, w)", "jnp.dot(x, w.T)"),
+     "w is transposed"),
+    ("Dense", DENSE_INIT.replace("jnp.dot(x, w) + b", "jnp.dot(x, w)"), "add b"),
+    ("Dense", DENSE_INIT.replace("jnp.zeros(self._n_units)", "jnp.zeros((1, self._n_units))"), "make it 1-D"),
+    ("Dense", DENSE_INIT.replace("jnp.zeros(self._n_units)", "jnp.zeros(d_in)"), "not per input feature"),
+    ("Dense", DENSE_INIT.replace("jnp.zeros(self._n_units)", "0.1 * fastmath.random.normal(self.rng, (self._n_units,))"),
+     "start at zeros"),
+    ("Dense", DENSE_INIT.replace("self._init_stdev * fastmath", "fastmath"), "multiply the standard normal values by init_stdev"),
+    ("Dense", DENSE_INIT.replace("fastmath.random.normal(self.rng, (d_in, self._n_units))",
+                                 "fastmath.random.uniform(self.rng, (d_in, self._n_units), minval=-1.732, maxval=1.732)"),
+     "normally distributed"),
+    ("Dense", DENSE_INIT.replace("self.rng", "fastmath.random.get_prng(0)"), "draw w from self.rng"),
+    ("Dense", DENSE_INIT.replace("fastmath.random.normal(self.rng, (d_in, self._n_units))",
+                                 "np.random.normal(size=(d_in, self._n_units))"), "not with np.random"),
+    ("Dense", DENSE_INIT.replace("jnp.dot(x, w) + b", "np.dot(x, w) + b"), "jax.jit and jax.grad"),
+    ("Embedding", EMBEDDING.replace("(self._vocab_size, self._d_feature)", "(self._d_feature, self._vocab_size)")
+                           .replace("x, axis=0", "x, axis=1"), "the table is transposed"),
+    ("Embedding", EMBEDDING.replace("jnp.take(self.weights, x, axis=0)", "self.weights[:, x]"), "columns (axis 1)"),
+    ("Embedding", EMBEDDING.replace("jnp.take(self.weights, x, axis=0)", "jnp.take(self.weights, x)"), "flattened"),
+    ("Embedding", EMBEDDING.replace("jnp.take(self.weights, x, axis=0)", "np.take(self.weights, x, axis=0)"), "not np.take"),
+    ("Embedding", EMBEDDING.replace("self._init_stdev * fastmath", "fastmath"), "standard deviation 0.5"),
+    ("Embedding", EMBEDDING.replace("self.rng", "fastmath.random.get_prng(0)"), "draw it from self.rng"),
+    ("Mean", MEAN.replace("axis=self._axis", "axis=1"), "self._axis, not a fixed one"),
+    ("Mean", MEAN.replace("jnp.mean(x, axis=self._axis)", "jnp.mean(x)"), "into one number"),
+    ("Mean", MEAN.replace("axis=self._axis", "axis=self._axis, keepdims=True"), "the averaged axis disappears"),
+    ("Mean", MEAN.replace("jnp.mean", "jnp.sum"), "gives wrong values"),
+    ("MySerial", MY_SERIAL.replace("in self.sublayers:\n", "in reversed(self.sublayers):\n"), "reverse order"),
+    ("MySerial", MY_SERIAL.replace("            a = layer(a)\n        return a", "            a = layer(a)\n            return a"),
+     "only the first layer ran"),
+    ("MySerial", MY_SERIAL.replace("a = layer(a)", "a = layer(x)"), "instead of the previous layer's output"),
+    ("MySerial", MY_SERIAL.replace("a = layer(a)", "layer(a)"), "came out unchanged"),
+    ("lecture_model", "def lecture_model():\n    return MySerial(tl.Dense(4), tl.Sigmoid(), tl.Dense(4), tl.Sigmoid(), "
+                      "tl.Dense(3), tl.Softmax())\n", "your own Dense"),
+    ("lecture_model", "def lecture_model():\n    return tl.Serial(Dense(4), Sigmoid(), Dense(4), Sigmoid(), Dense(3), "
+                      "tl.Softmax())\n", "not tl.Serial"),
+    ("lecture_model", "def lecture_model():\n    return MySerial(Dense(4), Sigmoid(), Dense(4), Sigmoid(), Dense(3))\n",
+     "the lecture's model is"),
+    ("lecture_model", "def lecture_model():\n    return MySerial(Dense(4), tl.Relu(), Dense(4), tl.Relu(), Dense(3), tl.Softmax())\n",
+     "the lecture's model is"),
+    ("lecture_model", "def lecture_model():\n    return MySerial(Dense(4), Sigmoid(), Dense(4), Sigmoid(), Dense(3), tl.LogSoftmax())\n",
+     "the lecture's model is"),
+]
+
+
+@pytest.fixture(scope="session")
+def layers():
+    return Assignment(NAME, REPO)
+
+
+@pytest.fixture(scope="session")
+def graded(layers, tmp_path_factory):
+    """The reference solution, the unchanged release and the wrong submissions, graded in one batch."""
+    folder = tmp_path_factory.mktemp("layers_submissions")
+    notebooks = {"reference": layers.sources[NAME], "release": layers.release(NAME)}
+    notebooks.update({key: answered(layers, replace=wrong) for key, wrong in WRONG.items()})
+    paths = [write(notebook, folder / key / f"{NAME}.ipynb") for key, notebook in notebooks.items()]
+    status, results, stderr = course_grade(NAME, paths)
+    assert status == 0, stderr
+    return dict(zip(notebooks, results))
+
+
+def test_the_reference_solution_scores_full_marks(graded):
+    result = graded["reference"]
+    assert failed(result) == set(), {gid: by_grade_id(result)[gid]["message"] for gid in failed(result)}
+    assert (result["score"], result["max_score"], result["status"]) == (21.0, 21.0, "graded")
+    assert result["reason"] is None
+
+
+def test_the_unchanged_release_scores_zero(graded):
+    result = graded["release"]
+    assert (result["score"], result["max_score"], result["status"]) == (0.0, 21.0, "graded")
+    assert failed(result) == {t["grade_id"] for t in result["tests"]}
+    assert all(t["message"].startswith("NotImplementedError") for t in result["tests"]), result["tests"]
+
+
+@pytest.mark.parametrize("submission", sorted(WRONG))
+def test_each_wrong_exercise_loses_its_own_points_and_only_those(graded, submission):
+    result = graded[submission]
+    assert result["status"] == "graded" and result["reason"] is None
+    wrong_exercises = {gid.removesuffix("_solution") for gid in WRONG[submission]}
+    assert wrong_exercises == set(EXPECTED_MESSAGE[submission])
+    allowed = set().union(*(exercise_tests(result, name) for name in wrong_exercises))
+    assert failed(result) <= allowed, f"tests of correct exercises failed: {failed(result) - allowed}"
+    for exercise in wrong_exercises:
+        assert f"{exercise}_hidden" in failed(result), f"the hidden test missed the wrong {exercise}"
+        messages = " ".join(by_grade_id(result)[gid]["message"] for gid in failed(result) & exercise_tests(result, exercise))
+        assert EXPECTED_MESSAGE[submission][exercise] in messages, messages
+    lost = sum(t["max_points"] for t in result["tests"] if not t["passed"])
+    assert result["score"] == result["max_score"] - lost > 0
+
+
+def run_hidden_test(assignment, exercise, answer):
+    """Runs the setup cell, `answer` and the hidden test of `exercise` here; returns the error, or None."""
+    source = assignment.sources[NAME]
+    setup = next(c.source for c in source.cells if c.cell_type == "code" and "from course_lib import" in c.source)
+    hidden = next(c.source for c in source.cells if grade_id(c) == f"{exercise}_hidden")
+    namespace = {}
+    exec(setup, namespace)
+    exec(answer, namespace)
+    try:
+        exec(hidden, namespace)
+    except Exception as error:  # the grader reports any error of a test cell as its failure
+        return error
+    return None
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # overflow in the np.exp mistake
+@pytest.mark.parametrize("exercise, answer, phrase", MISTAKES, ids=[f"{m[0]}-{i}" for i, m in enumerate(MISTAKES)])
+def test_the_hidden_tests_name_each_mistake(layers, exercise, answer, phrase):
+    error = run_hidden_test(layers, exercise, answer)
+    assert isinstance(error, AssertionError), f"expected a failed assertion, got {error!r}"
+    assert phrase in str(error), str(error)
+
+
+def test_the_in_process_harness_passes_the_reference_answers(layers):
+    source = layers.sources[NAME]
+    answers = {grade_id(c): c.source for c in source.cells if is_answer(c)}
+    for exercise in ("Relu", "Sigmoid", "Dense", "Embedding", "Mean", "MySerial"):
+        assert run_hidden_test(layers, exercise, answers[f"{exercise}_solution"]) is None, exercise
+    everything = "\n".join(answers[f"{name}_solution"] for name in EXERCISES)
+    assert run_hidden_test(layers, "lecture_model", everything) is None
+
+
+def test_each_exercise_has_a_solution_a_visible_and_a_hidden_test(layers):
+    source = layers.sources[NAME]
+    solutions = [grade_id(c) for c in source.cells if is_answer(c)]
+    tests = {grade_id(c): c.metadata["nbgrader"]["points"] for c in source.cells if is_test(c)}
+    assert solutions == [f"{name}_solution" for name in EXERCISES]
+    assert tests == {f"{name}_{kind}": points for name, pair in POINTS.items()
+                     for kind, points in zip(("visible", "hidden"), pair)}
+    assert layers.max_score() == 21.0
+
+
+def test_every_test_cell_is_named_after_the_class_or_function_it_grades(layers):
+    source = layers.sources[NAME]
+    defined = {m for c in source.cells if is_answer(c)
+               for m in re.findall(r"^(?:class|def) (\w+)", c.source, re.M)}
+    assert defined == set(EXERCISES)
+    for cell in source.cells:
+        if is_test(cell):
+            assert any(grade_id(cell).startswith(name + "_") for name in defined), grade_id(cell)
+
+
+def test_the_release_has_neither_solutions_nor_hidden_tests(layers):
+    source = layers.sources[NAME]
+    text = (layers.release_dir / f"{NAME}.ipynb").read_text()
+    hidden = [re.search(r"BEGIN HIDDEN TESTS\n(.*)### END HIDDEN TESTS", c.source, re.S).group(1)
+              for c in source.cells if "BEGIN HIDDEN TESTS" in c.source]
+    solutions = [m for c in source.cells for m in re.findall(r"BEGIN SOLUTION\n(.*?)### END SOLUTION", c.source, re.S)]
+    assert len(hidden) == len(EXERCISES) and len(solutions) == len(EXERCISES) + 2   # Dense, Embedding: 2 each
+    # Lines the learner is given anyway (e.g. `def __init__(...)` of the hidden tests' reference classes).
+    public = re.sub(r"### BEGIN (SOLUTION|HIDDEN TESTS).*?### END \1", "", "\n".join(c.source for c in source.cells), flags=re.S)
+    for block in hidden + solutions:
+        for line in block.strip().splitlines():
+            if len(line.strip()) > 25 and line.strip() not in public:  # distinctive lines only
+                assert json.dumps(line.strip())[1:-1] not in text, line
+    release = layers.release(NAME)
+    for cell in release.cells:
+        if is_test(cell) and grade_id(cell).endswith("_hidden"):
+            name = grade_id(cell).removesuffix("_hidden")
+            assert cell.source == f"# Hidden tests for {name} run when your notebook is graded.", cell.source
+
+
+def test_the_notebook_starts_with_the_colab_cells_and_needs_no_data(layers):
+    for notebook in (layers.sources[NAME], layers.release(NAME)):
+        assert notebook.metadata["course"] == {"needs_data": False}
+        badge, setup = notebook.cells[:2]
+        assert (badge.cell_type, badge.id, grade_id(badge)) == ("markdown", "colab-badge", "colab-badge")
+        assert (setup.cell_type, setup.id, grade_id(setup)) == ("code", "colab-setup", "colab-setup")
+        assert all(c.metadata["nbgrader"]["locked"] and not c.metadata["nbgrader"]["grade"] for c in (badge, setup))
+        assert not any(c.get("outputs") for c in notebook.cells if c.cell_type == "code")

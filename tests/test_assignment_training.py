@@ -1,0 +1,285 @@
+"""The training assignment, graded: its reference solution, its release, and realistic wrong answers."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from course_lib.grading.assignment import Assignment, grade_id, is_answer, is_test
+from grading_support import REPO, answered, by_grade_id, course_grade, exercise_tests, failed, write
+
+NAME = "training"
+# Exercise -> (points of its visible test, points of its hidden test).
+POINTS = {"gradient_descent_step": (1, 2), "Adam": (1, 4), "fit": (1, 2)}
+EXERCISES = list(POINTS)
+
+STEP = '''
+def gradient_descent_step(loss_fn, weights, alpha):
+    grads = fastmath.grad(loss_fn)(weights)
+    return jax.tree_util.tree_map(lambda w, g: w - alpha * g, weights, grads)
+'''
+ADAM = '''
+class Adam(optimizers.Optimizer):
+    def __init__(self, learning_rate=0.0001, weight_decay_rate=1e-5, b1=0.9, b2=0.999, eps=1e-5):
+        super().__init__(learning_rate=learning_rate, weight_decay_rate=weight_decay_rate,
+                         b1=b1, b2=b2, eps=eps)
+
+    def init(self, weights):
+        return jnp.zeros_like(weights), jnp.zeros_like(weights)
+
+    def update(self, step, grads, weights, slots, opt_params):
+        m, v = slots
+        learning_rate = opt_params['learning_rate']
+        weight_decay_rate = opt_params['weight_decay_rate']
+        b1 = opt_params['b1']
+        b2 = opt_params['b2']
+        eps = opt_params['eps']
+        m = (1 - b1) * grads + b1 * m
+        v = (1 - b2) * (grads ** 2) + b2 * v
+        mhat = m / (1 - b1 ** (step + 1))
+        vhat = v / (1 - b2 ** (step + 1))
+        new_weights = ((1 - weight_decay_rate) * weights - learning_rate * mhat / (jnp.sqrt(vhat) + eps)).astype(weights.dtype)
+        return new_weights, (m, v)
+'''
+FIT = '''
+def fit(loss_fn, weights, optimizer, n_steps):
+    slots = optimizer.tree_init(weights)
+    losses = []
+    for step in range(n_steps):
+        loss, grads = fastmath.value_and_grad(loss_fn)(weights)
+        weights, slots = optimizer.tree_update(step, grads, weights, slots, optimizer.opt_params)
+        losses.append(float(loss))
+    return weights, losses
+'''
+
+
+def adam(*edits):
+    """ADAM with each (old, new) text replaced: one mistake."""
+    code = ADAM
+    for old, new in edits:
+        assert old in code, old
+        code = code.replace(old, new)
+    return code
+
+
+NO_BIAS_CORRECTION = adam(("m / (1 - b1 ** (step + 1))", "m"), ("v / (1 - b2 ** (step + 1))", "v"))
+STEP_OFF_BY_ONE = adam(("b1 ** (step + 1)", "b1 ** step"), ("b2 ** (step + 1)", "b2 ** step"))
+EPS_INSIDE_SQRT = adam(("(jnp.sqrt(vhat) + eps)", "jnp.sqrt(vhat + eps)"))
+
+# Three submissions, each with several mistakes learners really make: {solution grade_id: code}.
+WRONG = {
+    "a": {
+        "gradient_descent_step_solution": STEP.replace("w - alpha * g", "w + alpha * g"),      # climbs the slope
+        "Adam_solution": NO_BIAS_CORRECTION,
+        "fit_solution": FIT.replace("range(n_steps)", "range(1, n_steps + 1)"),                 # steps from 1
+    },
+    "b": {
+        "gradient_descent_step_solution": '''
+def gradient_descent_step(loss_fn, weights, alpha):
+    return weights - alpha * fastmath.grad(loss_fn)(weights)      # only for a single array
+''',
+        "Adam_solution": EPS_INSIDE_SQRT,
+        "fit_solution": FIT.replace("        losses.append(float(loss))", "        losses.append(float(loss_fn(weights)))"),
+    },
+    "c": {
+        "gradient_descent_step_solution": STEP.replace("w - alpha * g", "w - g"),               # alpha forgotten
+        "Adam_solution": STEP_OFF_BY_ONE,
+        "fit_solution": FIT.replace("    losses = []\n    for step in range(n_steps):\n",
+                                    "    losses = []\n    for step in range(n_steps):\n"
+                                    "        slots = optimizer.tree_init(weights)\n"),           # fresh slots each step
+    },
+}
+EXPECTED_MESSAGE = {  # a phrase each wrong exercise's failure messages must contain
+    "a": {"gradient_descent_step": "moved up the slope", "Adam": "missing bias correction",
+          "fit": "step counts from 0"},
+    "b": {"gradient_descent_step": "jax.tree_util.tree_map", "Adam": "eps inside the square root",
+          "fit": "you recorded the loss after each update"},
+    "c": {"gradient_descent_step": "multiply the gradient by alpha", "Adam": "step off by one",
+          "fit": "each step got fresh slots"},
+}
+
+# More mistakes, each checked by running the setup cell, the wrong answer and the exercise's hidden
+# test in this process (fast): (exercise, code, phrase its failure message must contain).
+MISTAKES = [
+    ("gradient_descent_step", STEP.replace("w - alpha * g", "w + alpha * g"), "moved up the slope"),
+    ("gradient_descent_step", STEP.replace("w - alpha * g", "w - g"), "multiply the gradient by alpha"),
+    ("gradient_descent_step", STEP.replace("weights, grads)", "grads, weights)"), "expected x - alpha * (6x + 1)"),
+    ("gradient_descent_step", "def gradient_descent_step(loss_fn, weights, alpha):\n"
+                              "    return weights - alpha * fastmath.grad(loss_fn)(weights)\n", "jax.tree_util.tree_map"),
+    ("gradient_descent_step", "def gradient_descent_step(loss_fn, weights, alpha):\n"
+                              "    grads = fastmath.grad(loss_fn)(weights)\n"
+                              "    return jax.tree_util.tree_map(lambda w, g: np.subtract(w, alpha * np.asarray(g)), weights, grads)\n",
+     "inside jax.jit"),
+    ("Adam", NO_BIAS_CORRECTION, "missing bias correction"),
+    ("Adam", STEP_OFF_BY_ONE, "not 1 - b1 ** step"),
+    ("Adam", adam(("b1 ** (step + 1)", "b1 ** (step + 2)"), ("b2 ** (step + 1)", "b2 ** (step + 2)")), "do not add 1 twice"),
+    ("Adam", EPS_INSIDE_SQRT, "eps inside the square root"),
+    ("Adam", adam(("v / (1 - b2 ** (step + 1))", "v / (1 - b2 ** (step + 1)) + eps"), ("(jnp.sqrt(vhat) + eps)", "jnp.sqrt(vhat)")),
+     "eps inside the square root (or added to vhat)"),
+    ("Adam", adam(("learning_rate * mhat / (jnp.sqrt(vhat) + eps)", "(learning_rate * mhat / jnp.sqrt(vhat) + eps)")),
+     "eps added after the division"),
+    ("Adam", adam(("learning_rate * mhat /", "mhat /")), "the step is not multiplied by the learning rate"),
+    ("Adam", adam(("m = (1 - b1) * grads + b1 * m", "m = b1 * grads + (1 - b1) * m")), "b1 and 1 - b1 swapped"),
+    ("Adam", adam(("v = (1 - b2) * (grads ** 2) + b2 * v", "v = b2 * (grads ** 2) + (1 - b2) * v")), "b2 and 1 - b2 swapped"),
+    ("Adam", adam(("v = (1 - b2) * (grads ** 2) + b2 * v", "v = (1 - b1) * (grads ** 2) + b1 * v")), "b1 used for the second moment"),
+    ("Adam", adam(("v = (1 - b2) * (grads ** 2) + b2 * v", "v = (1 - b2) * grads + b2 * v")), "squared gradients"),
+    ("Adam", adam(("(1 - weight_decay_rate) * weights", "weights")), "weight decay missing"),
+    ("Adam", adam(("        m = (1 - b1)", "        grads = grads + weight_decay_rate * weights\n        m = (1 - b1)"),
+                  ("(1 - weight_decay_rate) * weights", "weights")), "not added to the gradient"),
+    ("Adam", adam(("((1 - weight_decay_rate) * weights - learning_rate * mhat / (jnp.sqrt(vhat) + eps))",
+                   "((1 - weight_decay_rate) * (weights - learning_rate * mhat / (jnp.sqrt(vhat) + eps)))")),
+     "only the old weights are decayed"),
+    ("Adam", adam(("(1 - weight_decay_rate) * weights", "(1 - learning_rate * weight_decay_rate) * weights")),
+     "Trax's decay is (1 - weight_decay_rate) * weights, not multiplied by the learning rate"),
+    ("Adam", adam(("(1 - weight_decay_rate) * weights", "(1 + weight_decay_rate) * weights")), "the weights shrink"),
+    ("Adam", adam(("        m, v = slots\n", "        m, v = slots\n        opt_params = self.opt_params\n")),
+     "read them from opt_params"),
+    ("Adam", adam(("jnp.sqrt(vhat)", "np.sqrt(vhat)")), "inside jax.jit"),
+    ("Adam", adam(("1 - b1 ** (step + 1)", "1 - b1 ** float(step + 1)")), "inside jax.jit"),
+    ("Adam", adam((").astype(weights.dtype)", ")")), ".astype(weights.dtype)"),
+    ("Adam", adam(("return jnp.zeros_like(weights), jnp.zeros_like(weights)", "return jnp.zeros(1), jnp.zeros(1)")),
+     "must have the shape of the weights"),
+    ("fit", FIT.replace("range(n_steps)", "range(1, n_steps + 1)"), "step counts from 0"),
+    ("fit", FIT.replace("range(n_steps)", "range(n_steps - 1)"), "must call tree_update with the steps 0, 1, ..., 3"),
+    ("fit", FIT.replace("    losses = []\n    for step in range(n_steps):\n",
+                        "    losses = []\n    for step in range(n_steps):\n        slots = optimizer.tree_init(weights)\n"),
+     "each step got fresh slots"),
+    ("fit", FIT.replace("weights, slots = optimizer.tree_update", "weights, _ = optimizer.tree_update"), "each step got fresh slots"),
+    ("fit", FIT.replace("        losses.append(float(loss))", "        losses.append(float(loss_fn(weights)))"),
+     "you recorded the loss after each update"),
+    ("fit", FIT.replace("weights, slots = optimizer.tree_update", "new_weights, slots = optimizer.tree_update"),
+     "expected the losses"),
+    ("fit", FIT.replace("    return weights, losses", "    return weights, losses[:-1]"), "must return a list of n_steps = 4 losses"),
+]
+
+
+@pytest.fixture(scope="session")
+def training():
+    return Assignment(NAME, REPO)
+
+
+@pytest.fixture(scope="session")
+def graded(training, tmp_path_factory):
+    """The reference solution, the unchanged release and the wrong submissions, graded in one batch."""
+    folder = tmp_path_factory.mktemp("training_submissions")
+    notebooks = {"reference": training.sources[NAME], "release": training.release(NAME)}
+    notebooks.update({key: answered(training, replace=wrong) for key, wrong in WRONG.items()})
+    paths = [write(notebook, folder / key / f"{NAME}.ipynb") for key, notebook in notebooks.items()]
+    status, results, stderr = course_grade(NAME, paths)
+    assert status == 0, stderr
+    return dict(zip(notebooks, results))
+
+
+def test_the_reference_solution_scores_full_marks(graded):
+    result = graded["reference"]
+    assert failed(result) == set(), {gid: by_grade_id(result)[gid]["message"] for gid in failed(result)}
+    assert (result["score"], result["max_score"], result["status"]) == (11.0, 11.0, "graded")
+    assert result["reason"] is None
+
+
+def test_the_unchanged_release_scores_zero(graded):
+    result = graded["release"]
+    assert (result["score"], result["max_score"], result["status"]) == (0.0, 11.0, "graded")
+    assert failed(result) == {t["grade_id"] for t in result["tests"]}
+    assert all(t["message"].startswith("NotImplementedError") for t in result["tests"]), result["tests"]
+
+
+@pytest.mark.parametrize("submission", sorted(WRONG))
+def test_each_wrong_exercise_loses_its_own_points_and_only_those(graded, submission):
+    result = graded[submission]
+    assert result["status"] == "graded" and result["reason"] is None
+    wrong_exercises = {gid.removesuffix("_solution") for gid in WRONG[submission]}
+    assert wrong_exercises == set(EXPECTED_MESSAGE[submission])
+    allowed = set().union(*(exercise_tests(result, name) for name in wrong_exercises))
+    assert failed(result) <= allowed, f"tests of correct exercises failed: {failed(result) - allowed}"
+    for exercise in wrong_exercises:
+        assert f"{exercise}_hidden" in failed(result), f"the hidden test missed the wrong {exercise}"
+        messages = " ".join(by_grade_id(result)[gid]["message"] for gid in failed(result) & exercise_tests(result, exercise))
+        assert EXPECTED_MESSAGE[submission][exercise] in messages, messages
+    lost = sum(t["max_points"] for t in result["tests"] if not t["passed"])
+    assert result["score"] == result["max_score"] - lost
+
+
+def run_hidden_test(assignment, exercise, answer):
+    """Runs the setup cell, `answer` and the hidden test of `exercise` here; returns the error, or None."""
+    source = assignment.sources[NAME]
+    setup = next(c.source for c in source.cells if c.cell_type == "code" and "from course_lib import" in c.source)
+    hidden = next(c.source for c in source.cells if grade_id(c) == f"{exercise}_hidden")
+    namespace = {}
+    exec(setup, namespace)
+    exec(answer, namespace)
+    try:
+        exec(hidden, namespace)
+    except Exception as error:  # the grader reports any error of a test cell as its failure
+        return error
+    return None
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NaN and division by 0 in the wrong Adams
+@pytest.mark.parametrize("exercise, answer, phrase", MISTAKES, ids=[f"{m[0]}-{i}" for i, m in enumerate(MISTAKES)])
+def test_the_hidden_tests_name_each_mistake(training, exercise, answer, phrase):
+    error = run_hidden_test(training, exercise, answer)
+    assert isinstance(error, AssertionError), f"expected a failed assertion, got {error!r}"
+    assert phrase in str(error), str(error)
+
+
+def test_the_in_process_harness_passes_the_reference_and_simpler_correct_answers(training):
+    source = training.sources[NAME]
+    answers = {grade_id(c): c.source for c in source.cells if is_answer(c)}
+    for exercise in EXERCISES:
+        assert run_hidden_test(training, exercise, answers[f"{exercise}_solution"]) is None, exercise
+    # Correct answers written differently from the reference ones pass too.
+    for exercise, answer in (("gradient_descent_step", STEP), ("Adam", ADAM), ("fit", FIT)):
+        assert run_hidden_test(training, exercise, answer) is None, exercise
+
+
+def test_each_exercise_has_a_solution_a_visible_and_a_hidden_test(training):
+    source = training.sources[NAME]
+    solutions = [grade_id(c) for c in source.cells if is_answer(c)]
+    tests = {grade_id(c): c.metadata["nbgrader"]["points"] for c in source.cells if is_test(c)}
+    assert solutions == [f"{name}_solution" for name in EXERCISES]
+    assert tests == {f"{name}_{kind}": points for name, pair in POINTS.items()
+                     for kind, points in zip(("visible", "hidden"), pair)}
+    assert training.max_score() == 11.0
+
+
+def test_every_test_cell_is_named_after_the_class_or_function_it_grades(training):
+    source = training.sources[NAME]
+    defined = {m for c in source.cells if is_answer(c)
+               for m in re.findall(r"^(?:class|def) (\w+)", c.source, re.M)}
+    assert defined == set(EXERCISES)
+    for cell in source.cells:
+        if is_test(cell):
+            assert any(grade_id(cell).startswith(name + "_") for name in defined), grade_id(cell)
+
+
+def test_the_release_has_neither_solutions_nor_hidden_tests(training):
+    source = training.sources[NAME]
+    text = (training.release_dir / f"{NAME}.ipynb").read_text()
+    hidden = [re.search(r"BEGIN HIDDEN TESTS\n(.*)### END HIDDEN TESTS", c.source, re.S).group(1)
+              for c in source.cells if "BEGIN HIDDEN TESTS" in c.source]
+    solutions = [m for c in source.cells for m in re.findall(r"BEGIN SOLUTION\n(.*?)### END SOLUTION", c.source, re.S)]
+    assert len(hidden) == len(EXERCISES) and len(solutions) == len(EXERCISES) + 1   # Adam: init and update
+    # Lines the learner is given anyway (e.g. `import numpy as np` in a hidden test).
+    public = re.sub(r"### BEGIN (SOLUTION|HIDDEN TESTS).*?### END \1", "", "\n".join(c.source for c in source.cells), flags=re.S)
+    for block in hidden + solutions:
+        for line in block.strip().splitlines():
+            if len(line.strip()) > 25 and line.strip() not in public:  # distinctive lines only
+                assert json.dumps(line.strip())[1:-1] not in text, line
+    assert "optax" not in text          # the oracle of the hidden tests
+    release = training.release(NAME)
+    for cell in release.cells:
+        if is_test(cell) and grade_id(cell).endswith("_hidden"):
+            name = grade_id(cell).removesuffix("_hidden")
+            assert cell.source == f"# Hidden tests for {name} run when your notebook is graded.", cell.source
+
+
+def test_the_notebook_starts_with_the_colab_cells_and_needs_no_data(training):
+    for notebook in (training.sources[NAME], training.release(NAME)):
+        assert notebook.metadata["course"] == {"needs_data": False}
+        badge, setup = notebook.cells[:2]
+        assert (badge.cell_type, badge.id, grade_id(badge)) == ("markdown", "colab-badge", "colab-badge")
+        assert (setup.cell_type, setup.id, grade_id(setup)) == ("code", "colab-setup", "colab-setup")
+        assert all(c.metadata["nbgrader"]["locked"] and not c.metadata["nbgrader"]["grade"] for c in (badge, setup))
+        assert not any(c.get("outputs") for c in notebook.cells if c.cell_type == "code")
