@@ -10,7 +10,7 @@ import pytest
 
 from course_lib.grading import gradebook
 from course_lib.grading.assignment import Assignment
-from course_lib.grading.autograde import Course, autograde
+from course_lib.grading.autograde import Course, autograde, merge
 from course_lib.grading.limits import Limits
 from course_lib.grading.grade import grade_notebook
 from course_lib.grading.notebooks import Ungradable, read_submission
@@ -211,3 +211,35 @@ def test_autograde_fills_the_gradebook_and_exports_csv(toy, tmp_path):
     assert {s: float(r["score"]) for s, r in rows.items()} == {"ada": 5.0, "bob": 3.0, "cyd": 0.0}
     saved = json.loads((tmp_path / "autograded" / "bob" / "toy" / "renamed.json").read_text())
     assert saved["score"] == 3.0
+
+
+def test_results_graded_elsewhere_are_merged_into_the_gradebook(toy, tmp_path):
+    # The unit of work, as a batch system would run it: one notebook in, one JSON result out.
+    submitted = tmp_path / "submitted"
+    files = []
+    for student, notebook in (("ada", toy.sources["toy"]), ("bob", answered(toy, answer={"add_solution"}))):
+        path = write(notebook, submitted / student / "toy" / "toy.ipynb")
+        status, results, stderr = course_grade("toy", [path], toy.course_dir)
+        assert status == 0, stderr
+        files.append(tmp_path / f"{student}.json")
+        files[-1].write_text(json.dumps(results))
+    course = Course(toy.course_dir, submitted=submitted, autograded=tmp_path / "autograded",
+                    feedback_dir=tmp_path / "feedback", db=tmp_path / "gradebook.db", csv=tmp_path / "grades.csv")
+    merge(course, files, out=open(os.devnull, "w"))
+    assert gradebook.scores(course.db, "toy") == {"ada": (5.0, 5.0), "bob": (3.0, 5.0)}
+    assert (tmp_path / "feedback" / "bob" / "toy" / "toy.html").exists()
+    assert json.loads((tmp_path / "autograded" / "bob" / "toy" / "toy.json").read_text())["score"] == 3.0
+    assert "bob" in (tmp_path / "grades.csv").read_text()
+
+
+def test_a_malformed_result_is_refused_before_anything_is_recorded(toy, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([{"notebook": "x/submitted/eve/toy/toy.ipynb", "assignment": "toy", "score": 99,
+                                "max_score": 5, "status": "graded", "reason": None,
+                                "tests": [{"grade_id": "add_visible", "points": 99, "max_points": 1,
+                                           "passed": True, "message": ""}]}]))
+    course = Course(toy.course_dir, db=tmp_path / "gradebook.db", autograded=tmp_path / "a",
+                    feedback_dir=tmp_path / "f", csv=tmp_path / "g.csv")
+    with pytest.raises(ValueError, match="points out of range"):
+        merge(course, [bad], out=open(os.devnull, "w"))
+    assert not (tmp_path / "gradebook.db").exists() and not (tmp_path / "a").exists()

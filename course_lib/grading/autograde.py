@@ -133,15 +133,15 @@ def record(course: Course, result: dict) -> dict:
 
 def merge(course: Course, result_files, out=sys.stdout) -> list[dict]:
     """Records results made elsewhere (`course-grade ... --json` on nbgrader-layout paths)."""
+    incoming = [result for file in result_files for result in json.loads(Path(file).read_text())]
+    for result in incoming:  # all of them first: a bad file records nothing
+        _validate(result)
     results = []
-    for file in result_files:
-        for result in json.loads(Path(file).read_text()):
-            _validate(result)
-            notebook = Path(result["notebook"])
-            student = notebook.parent.parent.name
-            results.append(record(course, dict(result, student=student)))
-            print(f"merged {student} {result['assignment']}: {result['score']:g} / {result['max_score']:g}",
-                  file=out)
+    for result in incoming:
+        student = Path(result["notebook"]).parent.parent.name
+        results.append(record(course, dict(result, student=student)))
+        print(f"merged {student} {result['assignment']}: {result['score']:g} / {result['max_score']:g}",
+              file=out)
     if results:
         gradebook.export_csv(course.db, course.csv)
     return results

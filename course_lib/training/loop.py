@@ -94,10 +94,13 @@ class Loop:
         self._slots = self._replicate(slots)
         self._opt_params = self._replicate(
             {k: jnp.asarray(v, jnp.float32) for k, v in optimizer.opt_params.items()})
+        replicated, split = self._replicated, self._split_batch
+        # Batches go in as NumPy arrays: jit splits them over the devices as it transfers them.
         self._train_step = jax.jit(_make_train_step(model, self._task.loss_layer, optimizer),
-                                   donate_argnums=(0, 1), out_shardings=self._replicated)
+                                   donate_argnums=(0, 1, 2), out_shardings=replicated,
+                                   in_shardings=(replicated, replicated, replicated, replicated, split))
         self._eval_steps = [jax.jit(_make_eval_step(self._eval_model, task.metrics),
-                                    out_shardings=self._replicated)
+                                    in_shardings=(replicated, split), out_shardings=replicated)
                             for task in self._eval_tasks]
         self._sync_model()
 
@@ -139,16 +142,16 @@ class Loop:
         every = self._task.n_steps_per_checkpoint
         # The model keeps its arrays; the loop trains on copies, whose buffers each step donates.
         self._weights = self._replicate(self._weights)
+        step = self._replicate(jnp.asarray(self._step, jnp.int32))  # counted on the devices
         if self._step == 0:
             n_weights = sum(int(np.prod(w.shape)) for w in jax.tree_util.tree_leaves(self._weights))
             self._log(1, f"Total number of trainable weights: {n_weights}")
         losses, started = [], time.perf_counter()
         with tqdm(total=n_steps, desc="Training", unit="step") as bar:
             for _ in range(n_steps):
-                batch = self._put(self._next_train_batch())
-                self._weights, self._slots, loss = self._train_step(
-                    self._weights, self._slots, jnp.asarray(self._step, jnp.int32),
-                    self._opt_params, batch)
+                batch = self._checked(self._next_train_batch())
+                self._weights, self._slots, step, loss = self._train_step(
+                    self._weights, self._slots, step, self._opt_params, batch)
                 self._step += 1
                 losses.append(loss)
                 bar.update()
@@ -170,7 +173,7 @@ class Loop:
         for task, eval_step in zip(self._eval_tasks, self._eval_steps):
             totals = np.zeros(len(task.metrics))
             for _ in range(task.n_eval_batches):
-                totals += np.asarray(jax.device_get(eval_step(self._weights, self._put(task.next_batch()))))
+                totals += np.asarray(jax.device_get(eval_step(self._weights, self._checked(task.next_batch()))))
             for name, total in zip(task.metric_names, totals):
                 value = total / task.n_eval_batches
                 self._record("eval", name, value)
@@ -192,15 +195,15 @@ class Loop:
             return batch
         return self._task.next_batch()
 
-    def _put(self, batch):
-        """Splits each array of the batch over the devices along its first (batch) axis."""
+    def _checked(self, batch) -> tuple:
+        """The batch, once checked that its first (batch) axis splits evenly over the devices."""
         size = np.shape(batch[0])[0] if np.ndim(batch[0]) else 0
         if size % self._n_devices:
             raise ValueError(
                 f"The batch size {size} is not a multiple of the {self._n_devices} devices it is "
                 f"split over: use a batch size divisible by {self._n_devices}, or "
                 f"Loop(..., n_devices=1).")
-        return jax.device_put(tuple(batch), self._split_batch)
+        return tuple(batch)
 
     def _replicate(self, tree):
         """A copy of `tree` on every device (a copy, so that donating it frees nothing else)."""
@@ -221,7 +224,7 @@ class Loop:
 
 
 def _make_train_step(model, loss_layer, optimizer):
-    """One training step: (weights, slots, step, opt_params, batch) -> (weights, slots, loss)."""
+    """One training step: (weights, slots, step, opt_params, batch) -> (weights, slots, step + 1, loss)."""
 
     def loss_fn(weights, batch):
         model_output = model(batch[0], weights=weights)
@@ -230,7 +233,7 @@ def _make_train_step(model, loss_layer, optimizer):
     def train_step(weights, slots, step, opt_params, batch):
         loss, grads = jax.value_and_grad(loss_fn)(weights, batch)
         weights, slots = optimizer.tree_update(step, grads, weights, slots, opt_params)
-        return weights, slots, loss
+        return weights, slots, step + 1, loss
 
     return train_step
 
