@@ -135,7 +135,7 @@ def merge(course: Course, result_files, out=sys.stdout) -> list[dict]:
     """Records results made elsewhere (`course-grade ... --json` on nbgrader-layout paths)."""
     incoming = [result for file in result_files for result in json.loads(Path(file).read_text())]
     for result in incoming:  # all of them first: a bad file records nothing
-        _validate(result)
+        _validate(course, result)
     results = []
     for result in incoming:
         student = Path(result["notebook"]).parent.parent.name
@@ -147,11 +147,22 @@ def merge(course: Course, result_files, out=sys.stdout) -> list[dict]:
     return results
 
 
-def _validate(result: dict) -> None:
-    """Checks a result's shape before anything of it is recorded."""
+def _validate(course: Course, result: dict) -> None:
+    """Checks a result's shape, and that its tests are its assignment's, before anything is recorded.
+
+    Raises:
+      ValueError: what is wrong with it.
+    """
     keys = {"notebook", "assignment", "score", "max_score", "status", "reason", "tests"}
     if not isinstance(result, dict) or not keys <= set(result):
         raise ValueError(f"not a course-grade result: {str(result)[:200]}")
+    try:
+        assignment = course.assignment(result["assignment"])
+    except AssignmentNotFound as error:
+        raise ValueError(str(error)) from None
+    expected = {test.grade_id for name in assignment.notebook_names for test in assignment.tests(name)}
+    if not {test.get("grade_id") for test in result["tests"]} <= expected:
+        raise ValueError(f"the result for {result['notebook']} has tests that {assignment.name} does not have")
     for test in result["tests"]:
         if not {"grade_id", "points", "max_points", "passed", "message"} <= set(test):
             raise ValueError(f"not a course-grade test result: {str(test)[:200]}")
