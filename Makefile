@@ -10,7 +10,7 @@ export COURSE_DATA_DIR ?= $(CURDIR)/nltk_data
 
 JOBS   ?= 1
 
-.PHONY: setup system-deps data release autograde course test clean
+.PHONY: setup system-deps data release autograde course test bench clean
 
 ## setup: create .venv and install course_lib with the instructor/dev extras (quick when done)
 setup: $(STAMP) system-deps
@@ -49,6 +49,10 @@ course: data release
 ## test: the test suite
 test: data
 	$(PY) -m pytest
+
+## bench: the benchmarks (ONLY="train_step preprocess" for some); writes build/bench.json
+bench: data
+	$(PY) -m benchmarks.run $(if $(ONLY),--only $(ONLY))
 
 clean:
 	rm -rf build autograded feedback gradebook.db grades.csv .pytest_cache

@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench` runs them all (benchmarks/run.py) and writes build/bench.json."""

@@ -1,0 +1,70 @@
+"""Grading: seconds per submission, and a class of 30 graded with 1 and with 2 workers.
+
+Each submission is graded as `make autograde` does: in the sandbox, recorded in a
+gradebook, with feedback. The class is 30 submissions of one assignment (default
+`layers`): 10 reference solutions, 10 half-answered, 10 unchanged releases, the
+mix a class has near a deadline. `speedup_2_workers` is (time with 1 worker) /
+(time with 2 workers); the target on a 2-core machine is >= 1 / 0.65.
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+CLASS_SIZE = 30
+
+
+def write_class(root: Path, assignment_name: str) -> Path:
+    from course_lib.grading.assignment import Assignment, is_answer
+
+    assignment = Assignment(assignment_name, ROOT)
+    notebook = assignment.notebook_names[0]
+    source, released = assignment.sources[notebook], assignment.release(notebook)
+    answers = [i for i, cell in enumerate(source.cells) if is_answer(cell)]
+    partial = nbformat.from_dict(released)
+    for index in answers[: len(answers) // 2]:
+        partial.cells[index].source = source.cells[index].source
+    versions = [source, partial, released]
+    submitted = root / "submitted"
+    for number in range(CLASS_SIZE):
+        path = submitted / f"student{number:02d}" / assignment_name / f"{notebook}.ipynb"
+        path.parent.mkdir(parents=True)
+        nbformat.write(versions[number % 3], path)
+    return submitted
+
+
+def grade_class(submitted: Path, workdir: Path, jobs: int) -> float:
+    from course_lib.grading.autograde import Course, autograde
+
+    course = Course(ROOT, submitted=submitted, autograded=workdir / "autograded",
+                    feedback_dir=workdir / "feedback", db=workdir / "gradebook.db", csv=workdir / "grades.csv")
+    start = time.perf_counter()
+    with open(os.devnull, "w") as quiet:
+        results = autograde(course, jobs=jobs, force=True, out=quiet)
+    seconds = time.perf_counter() - start
+    assert len(results) == CLASS_SIZE, f"graded {len(results)} of {CLASS_SIZE}"
+    return seconds
+
+
+def run(repeats: int = 1, assignment: str = "layers") -> dict:
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    runs = {"workers_1_seconds": [], "workers_2_seconds": []}
+    with tempfile.TemporaryDirectory() as folder:
+        submitted = write_class(Path(folder), assignment)
+        for repeat in range(repeats):
+            for jobs in (1, 2):
+                workdir = Path(folder) / f"run{repeat}-{jobs}"
+                runs[f"workers_{jobs}_seconds"].append(grade_class(submitted, workdir, jobs))
+    one = statistics.median(runs["workers_1_seconds"])
+    two = statistics.median(runs["workers_2_seconds"])
+    return {"assignment": assignment, "class_size": CLASS_SIZE,
+            "seconds_per_submission": one / CLASS_SIZE,
+            "submissions_per_minute_1_worker": 60 * CLASS_SIZE / one,
+            "submissions_per_minute_2_workers": 60 * CLASS_SIZE / two,
+            "speedup_2_workers": one / two, "time_ratio_2_to_1_workers": two / one, "runs": runs}

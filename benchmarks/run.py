@@ -1,0 +1,89 @@
+"""`make bench`: run the benchmarks, write build/bench.json (every run kept) and print a table.
+
+    python -m benchmarks.run                 # all, with the default repeats
+    python -m benchmarks.run --only train_step preprocess --repeats 3
+
+Each figure is the median of repeated runs. Timings depend on the machine: the JSON
+records it (CPU count, devices, versions).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+from benchmarks import end_to_end, grading, notebooks, preprocess, train_step
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS = {"train_step": train_step, "end_to_end": end_to_end, "preprocess": preprocess,
+              "notebooks": notebooks, "grading": grading}
+
+
+def machine() -> dict:
+    import jax
+    return {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
+            "jax": jax.__version__, "devices": [str(d) for d in jax.devices()]}
+
+
+def table(results: dict) -> str:
+    lines = [f"{'benchmark':<34} {'value':>14}"]
+
+    def row(name, value, unit=""):
+        lines.append(f"{name:<34} {value:>14.4g} {unit}")
+
+    if "train_step" in results:
+        r = results["train_step"]
+        row("train step, course_lib Loop", r["course_lib_us"], "us")
+        row("train step, hand-written jit+optax", r["handwritten_us"], "us")
+        row("train step, Adam elementwise floor", r["floor_us"], "us")
+        row("train step ratio (target <= 1)", r["ratio"])
+    if "end_to_end" in results:
+        row("raw tweets to 0.99 val accuracy", results["end_to_end"]["seconds_to_99"], "s")
+    if "preprocess" in results:
+        row("preprocessing", results["preprocess"]["tweets_per_s"], "tweets/s")
+    if "notebooks" in results:
+        for name, seconds in results["notebooks"].items():
+            row(f"notebook {name}", seconds, "s")
+    if "grading" in results:
+        r = results["grading"]
+        row(f"grading ({r['assignment']}), per submission", r["seconds_per_submission"], "s")
+        row("class of 30, 1 worker", r["submissions_per_minute_1_worker"], "/min")
+        row("class of 30, 2 workers", r["submissions_per_minute_2_workers"], "/min")
+        row("speedup with 2 workers", r["speedup_2_workers"], "x")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="+", choices=sorted(BENCHMARKS), default=list(BENCHMARKS))
+    parser.add_argument("--repeats", type=int, default=None, help="repeats of each benchmark (defaults vary)")
+    parser.add_argument("--output", default=str(ROOT / "build" / "bench.json"))
+    args = parser.parse_args(argv)
+    output = Path(args.output)
+    results = json.loads(output.read_text()) if output.exists() else {}
+    results["machine"] = machine()
+    runs = results.setdefault("runs", {})
+    for name in args.only:
+        print(f"running {name}...", file=sys.stderr, flush=True)
+        started = time.perf_counter()
+        kwargs = {"repeats": args.repeats} if args.repeats else {}
+        result = BENCHMARKS[name].run(**kwargs)
+        runs[name] = result.pop("runs")
+        if name == "notebooks":
+            result = result["seconds"]
+        results[name] = result
+        print(f"  {name} took {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(results, indent=2))
+    print(table(results))
+    print(f"\nwritten to {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

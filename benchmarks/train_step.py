@@ -1,0 +1,118 @@
+"""The training step: course_lib's Loop against hand-written JAX (jax.jit + optax.adam), and the floor.
+
+All three run in this process, on the same batches of real tweets (the capstone's
+model: vocabulary ~9k, embedding 256, batch 16):
+
+  course_lib_us   `training.Loop.run` (its whole loop: batch in, jit-compiled step, counters)
+  handwritten_us  what a professional would write: one `jax.jit` function with
+                  `jax.value_and_grad` and `optax.adam`, buffers donated, over the same batches
+  floor_us        one elementwise pass that reads weights, gradients and Adam's two moments and
+                  writes weights and moments, for the same number of parameters: no step can be faster
+
+Adam is the same on both sides (learning rate 0.01, b1 0.9, b2 0.999, eps 1e-5, no weight decay).
+Every shape is compiled before timing. Each repeat times both loops on the same steps, one after
+the other; the ratio is course_lib / hand-written (target <= 1).
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from benchmarks.common import classifier, prepared_tweets, tweet_batches
+
+BATCH, LR, EPS = 16, 0.01, 1e-5
+
+
+def handwritten_step(optimizer):
+    def forward(params, x):
+        embeddings, _, (w, b), _ = params
+        features = jnp.take(embeddings, x, axis=0, mode="clip").mean(axis=1)
+        return jax.nn.log_softmax(features @ w + b)
+
+    def loss(params, x, y, weights):
+        log_probs = forward(params, x)
+        picked = jnp.take_along_axis(log_probs, y[:, None], axis=1)[:, 0]
+        return -jnp.sum(picked * weights) / jnp.sum(weights)
+
+    def step(params, state, x, y, weights):
+        value, grads = jax.value_and_grad(loss)(params, x, y, weights)
+        updates, state = optimizer.update(grads, state, params)
+        return optax.apply_updates(params, updates), state, value
+
+    return jax.jit(step, donate_argnums=(0, 1))
+
+
+def floor_pass(n_params: int):
+    """One fused elementwise Adam pass over `n_params` float32 values."""
+    def adam_pass(w, m, v, g):
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        return w - LR * m / (jnp.sqrt(v) + EPS), m, v
+
+    return jax.jit(adam_pass, donate_argnums=(0, 1, 2))
+
+
+def run(repeats: int = 5, steps: int = 300) -> dict:
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    from course_lib import layers as tl, optimizers, shapes, training
+
+    vocab, train_pos, train_neg, _, _ = prepared_tweets()
+    batches = list(itertools.islice(tweet_batches(train_pos, train_neg, BATCH), steps))
+
+    model = classifier(len(vocab))
+    task = training.TrainTask(itertools.cycle(batches), tl.CrossEntropyLoss(),
+                              optimizers.Adam(LR, weight_decay_rate=0.0, eps=EPS),
+                              n_steps_per_checkpoint=10 ** 9)
+    loop = training.Loop(model, task)
+
+    optimizer = optax.adam(LR, eps=EPS)
+    reference = classifier(len(vocab))
+    params, _ = reference.init(shapes.signature(batches[0][0]))
+    params = jax.tree_util.tree_map(jnp.copy, params)
+    state = optimizer.init(params)
+    step = handwritten_step(optimizer)
+
+    n_params = sum(int(np.prod(w.shape)) for w in jax.tree_util.tree_leaves(params))
+    flat = [jnp.zeros(n_params, jnp.float32) for _ in range(4)]
+    adam_pass = floor_pass(n_params)
+
+    def time_loop():
+        start = time.perf_counter()
+        loop.run(steps)
+        jax.block_until_ready(loop.model.weights)
+        return (time.perf_counter() - start) / steps * 1e6
+
+    def time_handwritten():
+        nonlocal params, state
+        start = time.perf_counter()
+        for x, y, w in batches:
+            params, state, _ = step(params, state, x, y, w)
+        jax.block_until_ready(params)
+        return (time.perf_counter() - start) / steps * 1e6
+
+    def time_floor():
+        w, m, v, g = flat
+        start = time.perf_counter()
+        for _ in range(steps):
+            w, m, v = adam_pass(w, m, v, g)
+        jax.block_until_ready(w)
+        flat[:3] = [w, m, v]
+        return (time.perf_counter() - start) / steps * 1e6
+
+    time_loop(), time_handwritten(), time_floor()  # compile every shape first
+    runs = {"course_lib_us": [], "handwritten_us": [], "floor_us": [], "ratio": []}
+    for _ in range(repeats):
+        ours, theirs = time_loop(), time_handwritten()
+        runs["course_lib_us"].append(ours)
+        runs["handwritten_us"].append(theirs)
+        runs["floor_us"].append(time_floor())
+        runs["ratio"].append(ours / theirs)
+    median = {k: float(np.median(v)) for k, v in runs.items()}
+    return {**median, "n_params": n_params, "batch_size": BATCH, "vocab_size": len(vocab),
+            "steps_per_run": steps, "runs": runs}
