@@ -80,8 +80,7 @@ class Embedding(Layer):
                 self, "takes integer token ids.",
                 expected="int32[batch, seq_len]", actual=shapes.describe(x),
                 hint="build the input with np.array(ids, dtype=np.int32).")
-        ids = jnp.clip(x, 0, self._vocab_size - 1)
-        return jnp.take(self.weights, ids, axis=0)
+        return jnp.take(self.weights, x, axis=0, mode="clip")  # ids clipped into [0, vocab_size - 1]
 
 
 def Mean(axis: int = -1, keepdims: bool = False) -> Layer:

@@ -92,13 +92,13 @@ class Loop:
             tqdm.write(f"Loaded checkpoint {self.checkpoint_path} at step {self._step}.")
         self._weights = self._replicate(weights)
         self._slots = self._replicate(slots)
-        self._opt_params = self._replicate(
-            {k: jnp.asarray(v, jnp.float32) for k, v in optimizer.opt_params.items()})
         replicated, split = self._replicated, self._split_batch
         # Batches go in as NumPy arrays: jit splits them over the devices as it transfers them.
-        self._train_step = jax.jit(_make_train_step(model, self._task.loss_layer, optimizer),
+        # The hyperparameters are constants of the compiled step: XLA folds them into its arithmetic.
+        self._train_step = jax.jit(_make_train_step(model, self._task.loss_layer, optimizer,
+                                                    optimizer.opt_params),
                                    donate_argnums=(0, 1, 2), out_shardings=replicated,
-                                   in_shardings=(replicated, replicated, replicated, replicated, split))
+                                   in_shardings=(replicated, replicated, replicated, split))
         self._eval_steps = [jax.jit(_make_eval_step(self._eval_model, task.metrics),
                                     in_shardings=(replicated, split), out_shardings=replicated)
                             for task in self._eval_tasks]
@@ -151,7 +151,7 @@ class Loop:
             for _ in range(n_steps):
                 batch = self._checked(self._next_train_batch())
                 self._weights, self._slots, step, loss = self._train_step(
-                    self._weights, self._slots, step, self._opt_params, batch)
+                    self._weights, self._slots, step, batch)
                 self._step += 1
                 losses.append(loss)
                 bar.update()
@@ -223,14 +223,14 @@ class Loop:
         tqdm.write(f"Step {step:6d}: {message}")
 
 
-def _make_train_step(model, loss_layer, optimizer):
-    """One training step: (weights, slots, step, opt_params, batch) -> (weights, slots, step + 1, loss)."""
+def _make_train_step(model, loss_layer, optimizer, opt_params):
+    """One training step: (weights, slots, step, batch) -> (weights, slots, step + 1, loss)."""
 
     def loss_fn(weights, batch):
         model_output = model(batch[0], weights=weights)
         return loss_layer((model_output, *batch[1:]))
 
-    def train_step(weights, slots, step, opt_params, batch):
+    def train_step(weights, slots, step, batch):
         loss, grads = jax.value_and_grad(loss_fn)(weights, batch)
         weights, slots = optimizer.tree_update(step, grads, weights, slots, opt_params)
         return weights, slots, step + 1, loss
