@@ -41,6 +41,9 @@ SYSTEM_PATHS = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"]
 ETC_FILES = ["/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
              "/etc/nsswitch.conf", "/etc/passwd", "/etc/group", "/etc/hosts", "/etc/alternatives"]
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+# Settings of the grader's environment that reach the kernel: how many threads it computes with
+# (e.g. XLA_FLAGS=--xla_cpu_multi_thread_eigen=false to keep each kernel on one thread).
+PASSED_THROUGH = ["XLA_FLAGS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"]
 
 
 class SandboxUnavailable(RuntimeError):
@@ -171,6 +174,7 @@ def _environment(data_dir) -> dict[str, str]:
            "PYDEVD_DISABLE_FILE_VALIDATION": "1", "JAX_PLATFORMS": "cpu"}
     if data_dir is not None:
         env["COURSE_DATA_DIR"] = str(Path(data_dir).resolve())
+    env.update({name: os.environ[name] for name in PASSED_THROUGH if name in os.environ})
     return env
 
 
