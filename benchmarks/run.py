@@ -41,6 +41,7 @@ def table(results: dict) -> str:
         row("train step, hand-written jit+optax", r["handwritten_us"], "us")
         row("train step, Adam elementwise floor", r["floor_us"], "us")
         row("train step ratio (target <= 1)", r["ratio"])
+        row("train step ratio, CPU time", r["cpu_ratio"])
     if "end_to_end" in results:
         row("raw tweets to 0.99 val accuracy", results["end_to_end"]["seconds_to_99"], "s")
     if "preprocess" in results:

@@ -11,8 +11,9 @@ model: vocabulary ~9k, embedding 256, batch 16):
 
 Adam is the same on both sides (learning rate 0.01, b1 0.9, b2 0.999, eps 1e-5, no weight decay).
 Every shape is compiled before timing. Each repeat times both loops on the same steps, one after
-the other, the first one alternating between repeats; the ratio is course_lib / hand-written
-(target <= 1), the median of the repeats' ratios.
+the other, the first one alternating between repeats; `ratio` is course_lib / hand-written in wall
+time (target <= 1), the median of the repeats' ratios, and `cpu_ratio` the same in CPU time of this
+process, which other load on a shared machine disturbs less.
 """
 from __future__ import annotations
 
@@ -59,7 +60,7 @@ def floor_pass(n_params: int):
     return jax.jit(adam_pass, donate_argnums=(0, 1, 2))
 
 
-def run(repeats: int = 10, steps: int = 200) -> dict:
+def run(repeats: int = 15, steps: int = 200) -> dict:
     os.environ.setdefault("TQDM_DISABLE", "1")
     from course_lib import layers as tl, optimizers, shapes, training
 
@@ -83,42 +84,45 @@ def run(repeats: int = 10, steps: int = 200) -> dict:
     flat = [jnp.zeros(n_params, jnp.float32) for _ in range(4)]
     adam_pass = floor_pass(n_params)
 
-    def time_loop():
-        start = time.perf_counter()
+    def timed(work):
+        """(wall, CPU) microseconds per step of `work()`; CPU time counts this process's threads only,
+        so it is less sensitive to other load on the machine."""
+        wall, cpu = time.perf_counter(), time.process_time()
+        work()
+        return ((time.perf_counter() - wall) / steps * 1e6, (time.process_time() - cpu) / steps * 1e6)
+
+    def loop_steps():
         loop.run(steps)
         jax.block_until_ready(loop.model.weights)
-        return (time.perf_counter() - start) / steps * 1e6
 
-    def time_handwritten():
+    def handwritten_steps():
         nonlocal params, state
-        start = time.perf_counter()
         for x, y, w in batches:
             params, state, _ = step(params, state, x, y, w)
         jax.block_until_ready(params)
-        return (time.perf_counter() - start) / steps * 1e6
 
-    def time_floor():
+    def floor_steps():
         w, m, v, g = flat
-        start = time.perf_counter()
         for _ in range(steps):
             w, m, v = adam_pass(w, m, v, g)
         jax.block_until_ready(w)
         flat[:3] = [w, m, v]
-        return (time.perf_counter() - start) / steps * 1e6
 
-    time_loop(), time_handwritten(), time_floor()  # compile every shape first
-    runs = {"course_lib_us": [], "handwritten_us": [], "floor_us": [], "ratio": []}
+    loop_steps(), handwritten_steps(), floor_steps()  # compile every shape first
+    runs = {key: [] for key in ("course_lib_us", "handwritten_us", "floor_us", "ratio",
+                                "course_lib_cpu_us", "handwritten_cpu_us", "cpu_ratio")}
     for repeat in range(repeats):
         if repeat % 2:  # alternate which goes first, so that neither always gets a warmer machine
-            theirs = time_handwritten()
-            ours = time_loop()
+            theirs, ours = timed(handwritten_steps), timed(loop_steps)
         else:
-            ours = time_loop()
-            theirs = time_handwritten()
-        runs["course_lib_us"].append(ours)
-        runs["handwritten_us"].append(theirs)
-        runs["floor_us"].append(time_floor())
-        runs["ratio"].append(ours / theirs)
+            ours, theirs = timed(loop_steps), timed(handwritten_steps)
+        runs["course_lib_us"].append(ours[0])
+        runs["handwritten_us"].append(theirs[0])
+        runs["ratio"].append(ours[0] / theirs[0])
+        runs["course_lib_cpu_us"].append(ours[1])
+        runs["handwritten_cpu_us"].append(theirs[1])
+        runs["cpu_ratio"].append(ours[1] / theirs[1])
+        runs["floor_us"].append(timed(floor_steps)[0])
     median = {k: float(np.median(v)) for k, v in runs.items()}
     return {**median, "n_params": n_params, "batch_size": BATCH, "vocab_size": len(vocab),
             "steps_per_run": steps, "runs": runs}
