@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -97,3 +98,67 @@ def as_downloaded_from_colab(notebook) -> str:
             cell["execution_count"] = number
             cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["ran in Colab\n"]}]
     return json.dumps(content, indent=1)
+
+
+def grade_versions(assignment: Assignment, versions: dict, folder: Path) -> dict:
+    """Grades several versions of the assignment's notebook in one `course-grade` call.
+
+    Args:
+      versions: name -> notebook (e.g. 'reference', 'release', wrong versions from `answered`).
+
+    Returns:
+      name -> result.
+    """
+    notebook = assignment.notebook_names[0]
+    paths = [write(content, folder / name / f"{notebook}.ipynb") for name, content in versions.items()]
+    status, results, stderr = course_grade(assignment.name, paths, assignment.course_dir)
+    assert status == 0, stderr
+    return dict(zip(versions, results))
+
+
+def assert_only_wrong_exercises_lose_points(result: dict, wrong_answers, phrases: dict) -> None:
+    """Each exercise whose answer in `wrong_answers` (solution grade_ids) is wrong fails its hidden test
+    with a message containing `phrases[exercise]`; every other test passes; the score adds up."""
+    wrong_exercises = {gid.removesuffix("_solution") for gid in wrong_answers}
+    assert wrong_exercises == set(phrases)
+    allowed = set().union(*(exercise_tests(result, name) for name in wrong_exercises))
+    assert failed(result) <= allowed, f"tests of correct exercises failed: {failed(result) - allowed}"
+    for exercise in wrong_exercises:
+        assert f"{exercise}_hidden" in failed(result), f"the hidden test missed the wrong {exercise}"
+        messages = " ".join(by_grade_id(result)[gid]["message"]
+                            for gid in failed(result) & exercise_tests(result, exercise))
+        assert phrases[exercise] in messages, messages
+    lost = sum(t["max_points"] for t in result["tests"] if not t["passed"])
+    assert result["score"] == result["max_score"] - lost
+
+
+def leaked_lines(assignment: Assignment) -> list[str]:
+    """Lines of the solutions and hidden tests that appear in the release (should be none).
+
+    Only distinctive lines count (over 25 characters), and not those that the notebook also
+    shows outside its solution and hidden-test blocks.
+    """
+    notebook = assignment.notebook_names[0]
+    source = "\n".join(c.source for c in assignment.sources[notebook].cells)
+    blocks = re.findall(r"### BEGIN (?:SOLUTION|HIDDEN TESTS)\n(.*?)### END (?:SOLUTION|HIDDEN TESTS)", source, re.S)
+    public = re.sub(r"### BEGIN (SOLUTION|HIDDEN TESTS).*?### END \1", "", source, flags=re.S)
+    released = (assignment.release_dir / f"{notebook}.ipynb").read_text()
+    return [line.strip() for block in blocks for line in block.splitlines()
+            if len(line.strip()) > 25 and line.strip() not in public
+            and json.dumps(line.strip())[1:-1] in released]
+
+
+def run_hidden_test(assignment: Assignment, exercise: str, answer: str):
+    """Runs the setup cell, `answer` and the hidden test of `exercise` in this process (fast, no
+    kernel); returns the error the test raised, or None."""
+    source = assignment.sources[assignment.notebook_names[0]]
+    setup = next(c.source for c in source.cells if c.cell_type == "code" and "from course_lib import" in c.source)
+    hidden = next(c.source for c in source.cells if grade_id(c) == f"{exercise}_hidden")
+    namespace = {}
+    exec(setup, namespace)
+    exec(answer, namespace)
+    try:
+        exec(hidden, namespace)
+    except Exception as error:  # the grader reports any error of a test cell as its failure
+        return error
+    return None

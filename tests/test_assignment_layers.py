@@ -1,13 +1,15 @@
 """The layers assignment, graded: its reference solution, its release, and realistic wrong answers."""
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
 
 from course_lib.grading.assignment import Assignment, grade_id, is_answer, is_test
-from grading_support import REPO, answered, by_grade_id, course_grade, exercise_tests, failed, write
+from grading_support import (
+    REPO, answered, assert_only_wrong_exercises_lose_points, by_grade_id, failed, grade_versions,
+    leaked_lines, run_hidden_test,
+)
 
 NAME = "layers"
 # Exercise -> (points of its visible test, points of its hidden test).
@@ -180,13 +182,9 @@ def layers():
 @pytest.fixture(scope="session")
 def graded(layers, tmp_path_factory):
     """The reference solution, the unchanged release and the wrong submissions, graded in one batch."""
-    folder = tmp_path_factory.mktemp("layers_submissions")
-    notebooks = {"reference": layers.sources[NAME], "release": layers.release(NAME)}
-    notebooks.update({key: answered(layers, replace=wrong) for key, wrong in WRONG.items()})
-    paths = [write(notebook, folder / key / f"{NAME}.ipynb") for key, notebook in notebooks.items()]
-    status, results, stderr = course_grade(NAME, paths)
-    assert status == 0, stderr
-    return dict(zip(notebooks, results))
+    versions = {"reference": layers.sources[NAME], "release": layers.release(NAME)}
+    versions.update({key: answered(layers, replace=wrong) for key, wrong in WRONG.items()})
+    return grade_versions(layers, versions, tmp_path_factory.mktemp("layers_submissions"))
 
 
 def test_the_reference_solution_scores_full_marks(graded):
@@ -207,31 +205,8 @@ def test_the_unchanged_release_scores_zero(graded):
 def test_each_wrong_exercise_loses_its_own_points_and_only_those(graded, submission):
     result = graded[submission]
     assert result["status"] == "graded" and result["reason"] is None
-    wrong_exercises = {gid.removesuffix("_solution") for gid in WRONG[submission]}
-    assert wrong_exercises == set(EXPECTED_MESSAGE[submission])
-    allowed = set().union(*(exercise_tests(result, name) for name in wrong_exercises))
-    assert failed(result) <= allowed, f"tests of correct exercises failed: {failed(result) - allowed}"
-    for exercise in wrong_exercises:
-        assert f"{exercise}_hidden" in failed(result), f"the hidden test missed the wrong {exercise}"
-        messages = " ".join(by_grade_id(result)[gid]["message"] for gid in failed(result) & exercise_tests(result, exercise))
-        assert EXPECTED_MESSAGE[submission][exercise] in messages, messages
-    lost = sum(t["max_points"] for t in result["tests"] if not t["passed"])
-    assert result["score"] == result["max_score"] - lost > 0
-
-
-def run_hidden_test(assignment, exercise, answer):
-    """Runs the setup cell, `answer` and the hidden test of `exercise` here; returns the error, or None."""
-    source = assignment.sources[NAME]
-    setup = next(c.source for c in source.cells if c.cell_type == "code" and "from course_lib import" in c.source)
-    hidden = next(c.source for c in source.cells if grade_id(c) == f"{exercise}_hidden")
-    namespace = {}
-    exec(setup, namespace)
-    exec(answer, namespace)
-    try:
-        exec(hidden, namespace)
-    except Exception as error:  # the grader reports any error of a test cell as its failure
-        return error
-    return None
+    assert_only_wrong_exercises_lose_points(result, WRONG[submission], EXPECTED_MESSAGE[submission])
+    assert result["score"] > 0
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # overflow in the np.exp mistake
@@ -272,18 +247,7 @@ def test_every_test_cell_is_named_after_the_class_or_function_it_grades(layers):
 
 
 def test_the_release_has_neither_solutions_nor_hidden_tests(layers):
-    source = layers.sources[NAME]
-    text = (layers.release_dir / f"{NAME}.ipynb").read_text()
-    hidden = [re.search(r"BEGIN HIDDEN TESTS\n(.*)### END HIDDEN TESTS", c.source, re.S).group(1)
-              for c in source.cells if "BEGIN HIDDEN TESTS" in c.source]
-    solutions = [m for c in source.cells for m in re.findall(r"BEGIN SOLUTION\n(.*?)### END SOLUTION", c.source, re.S)]
-    assert len(hidden) == len(EXERCISES) and len(solutions) == len(EXERCISES) + 2   # Dense, Embedding: 2 each
-    # Lines the learner is given anyway (e.g. `def __init__(...)` of the hidden tests' reference classes).
-    public = re.sub(r"### BEGIN (SOLUTION|HIDDEN TESTS).*?### END \1", "", "\n".join(c.source for c in source.cells), flags=re.S)
-    for block in hidden + solutions:
-        for line in block.strip().splitlines():
-            if len(line.strip()) > 25 and line.strip() not in public:  # distinctive lines only
-                assert json.dumps(line.strip())[1:-1] not in text, line
+    assert leaked_lines(layers) == []
     release = layers.release(NAME)
     for cell in release.cells:
         if is_test(cell) and grade_id(cell).endswith("_hidden"):
