@@ -18,8 +18,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def once() -> dict:
-    import itertools
-
     import jax
     import numpy as np
 

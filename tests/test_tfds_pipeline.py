@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import sys
 import zipfile
 
@@ -18,7 +17,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from course_lib import data, layers as tl, optimizers, training
-from course_lib.data import cache, pipeline
+from course_lib.data import cache
 
 PAD, EOS, UNK = "__PAD__", "__</e>__", "__UNK__"
 

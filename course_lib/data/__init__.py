@@ -18,9 +18,8 @@ The corpus lives in an NLTK data directory: `COURSE_DATA_DIR` if set, else
 from course_lib.data.corpus import (
     CorpusNotFoundError, default_data_dir, fetch, load_stopwords, load_twitter_samples,
 )
-from course_lib.data.pipeline import (
-    EncodedTexts, default_cache_dir, encode_texts, padded_batches, simple_tokenize, tokenizer_id,
-)
+from course_lib.data.cache import default_cache_dir, tokenizer_id
+from course_lib.data.pipeline import EncodedTexts, encode_texts, padded_batches, simple_tokenize
 from course_lib.data.preprocess import (
     PAD, EOS, UNK, build_vocab, process_tweet, train_val_split,
 )

@@ -26,7 +26,6 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from course_lib.data import cache
-from course_lib.data.cache import default_cache_dir, tokenizer_id  # noqa: F401 (part of this module's API)
 from course_lib.data.preprocess import EOS, PAD, UNK, build_vocab, process_tweet
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)*")
@@ -93,7 +92,7 @@ def encode_texts(texts, *, vocab: dict | None = None, tokenizer=process_tweet,
         included: the most frequent words (ties: the first seen). None: no limit.
       min_count: with `vocab=None`, keep only words seen at least this many times.
       cache_name: names the cached result, e.g. 'imdb_reviews/train'. None: no cache.
-      cache_dir: where cache files go; None: `default_cache_dir()`.
+      cache_dir: where cache files go; None: `cache.default_cache_dir()`.
 
     The vocabulary is `build_vocab`'s: '__PAD__' 0, '__</e>__' 1, '__UNK__' 2, then the kept
     words in order of first appearance. With no limits it equals `build_vocab(texts, tokenizer)`.

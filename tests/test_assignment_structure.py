@@ -1,0 +1,55 @@
+"""What every graded assignment must be: exercises with a solution, a visible and a hidden test each,
+tests named after what they grade, a release without solutions or hidden tests, the Colab cells first."""
+import re
+
+import pytest
+
+from course_lib.grading import release
+from course_lib.grading.assignment import Assignment, grade_id, is_answer, is_test
+from grading_support import REPO, leaked_lines
+
+ASSIGNMENTS = release.assignments(REPO)
+
+
+@pytest.fixture(scope="module", params=ASSIGNMENTS)
+def assignment(request):
+    return Assignment(request.param, REPO)
+
+
+def exercises(assignment):
+    """The functions and classes the learner writes: those defined in the answer cells, in order."""
+    source = assignment.sources[assignment.notebook_names[0]]
+    return list(dict.fromkeys(m for c in source.cells if is_answer(c)
+                              for m in re.findall(r"^(?:class|def) (\w+)", c.source, re.M)))
+
+
+def test_the_course_has_its_three_graded_assignments():
+    assert ASSIGNMENTS == ["layers", "training", "tweet_sentiment"]
+
+
+def test_each_exercise_has_a_solution_a_visible_and_a_hidden_test(assignment):
+    source = assignment.sources[assignment.notebook_names[0]]
+    names = exercises(assignment)
+    assert [grade_id(c) for c in source.cells if is_answer(c)] == [f"{n}_solution" for n in names]
+    assert [grade_id(c) for c in source.cells if is_test(c)] == \
+        [f"{n}_{kind}" for n in names for kind in ("visible", "hidden")]
+    assert all(c.metadata["nbgrader"]["points"] > 0 for c in source.cells if is_test(c))
+
+
+def test_the_release_has_neither_solutions_nor_hidden_tests(assignment):
+    assert leaked_lines(assignment) == []
+    for cell in assignment.release(assignment.notebook_names[0]).cells:
+        if is_test(cell) and grade_id(cell).endswith("_hidden"):
+            name = grade_id(cell).removesuffix("_hidden")
+            assert cell.source == f"# Hidden tests for {name} run when your notebook is graded.", cell.source
+
+
+def test_the_notebooks_start_with_the_locked_colab_cells_and_have_no_outputs(assignment):
+    name = assignment.notebook_names[0]
+    for notebook in (assignment.sources[name], assignment.release(name)):
+        badge, setup = notebook.cells[:2]
+        assert (badge.cell_type, badge.id, grade_id(badge)) == ("markdown", "colab-badge", "colab-badge")
+        assert (setup.cell_type, setup.id, grade_id(setup)) == ("code", "colab-setup", "colab-setup")
+        assert all(c.metadata["nbgrader"]["locked"] and not c.metadata["nbgrader"]["grade"] for c in (badge, setup))
+        assert not any(c.get("outputs") for c in notebook.cells if c.cell_type == "code")
+        assert notebook.metadata["course"] == {"needs_data": assignment.name == "tweet_sentiment"}
