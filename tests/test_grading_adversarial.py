@@ -22,6 +22,7 @@ from course_lib.grading import gradebook, sandbox
 from course_lib.grading.assignment import Assignment
 from course_lib.grading.autograde import Course, autograde
 from course_lib.grading.grade import hidden_lines
+from course_lib.grading.limits import Limits
 from grading_support import answered, new_course, write
 
 # The assignment: `add` (1 + 2 points) and `scale` (1 + 2 points), tested in the robust style
@@ -159,11 +160,13 @@ def graded(tmp_path_factory):
         (submitted / student / "guarded" / "guarded.ipynb").write_text(content)
 
     scratch_before = set(Path("/tmp").glob("cg-*"))
+    cgroups_before = set(Path("/sys/fs/cgroup").glob("**/course-grade/cg-*"))
     course = Course(root)
     with open(os.devnull, "w") as quiet:
         results = {r["student"]: r for r in autograde(course, out=quiet)}
     return {"root": root, "course": course, "assignment": assignment, "results": results,
-            "targets": targets, "new_scratch": set(Path("/tmp").glob("cg-*")) - scratch_before}
+            "targets": targets, "new_scratch": set(Path("/tmp").glob("cg-*")) - scratch_before,
+            "new_cgroups": set(Path("/sys/fs/cgroup").glob("**/course-grade/cg-*")) - cgroups_before}
 
 
 def test_the_whole_batch_is_graded(graded):
@@ -226,7 +229,7 @@ def test_no_scratch_directory_or_process_is_left_behind(graded):
     assert not graded["new_scratch"]
     leftovers = subprocess.run(["pgrep", "-f", "sleep 1234"], capture_output=True, text=True)
     assert leftovers.stdout.strip() == ""
-    assert not list(Path("/sys/fs/cgroup").glob("**/course-grade/cg-*"))
+    assert not graded["new_cgroups"]
 
 
 def test_grading_refuses_to_run_without_a_sandbox_unless_unsafe(graded, tmp_path):
@@ -274,3 +277,22 @@ def test_the_sandbox_check_names_bubblewrap_when_it_is_missing(monkeypatch):
     monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
     with pytest.raises(sandbox.SandboxUnavailable, match="bubblewrap"):
         sandbox.check.__wrapped__()
+
+
+def test_a_sandbox_a_killed_grader_never_closed_is_removed_once_stale():
+    box = sandbox.Sandbox(Limits(), data_dir=None).__enter__()   # killed: __exit__ never runs
+    left = [box.scratch.parent, *box._cgroups]
+    for path in left:
+        os.utime(path, (time.time() - 7 * 3600,) * 2)
+    with sandbox.Sandbox(Limits(), data_dir=None):                # the next grader's sandbox
+        assert not any(path.exists() for path in left)
+
+
+def test_only_stale_job_directories_are_removed(tmp_path, monkeypatch):
+    monkeypatch.setattr(sandbox.tempfile, "gettempdir", lambda: str(tmp_path))
+    old, fresh = tmp_path / "cg-old", tmp_path / "cg-fresh"
+    for folder in (old, fresh):
+        (folder / "scratch").mkdir(parents=True)
+    os.utime(old, (time.time() - 7 * 3600,) * 2)
+    sandbox._remove_stale()
+    assert not old.exists() and fresh.exists()

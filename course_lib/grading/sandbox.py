@@ -93,6 +93,7 @@ class Sandbox:
 
     def __enter__(self):
         check()
+        _remove_stale()
         self._job = Path(tempfile.mkdtemp(prefix="cg-"))  # short: Unix socket paths are limited
         (self._job / "ipc").mkdir()
         (self._job / "scratch").mkdir()
@@ -201,6 +202,25 @@ def _make_cgroups(name: str, limits: Limits) -> list[Path]:
             _remove_cgroup(directory)
         return []
     return made
+
+
+def _remove_stale(max_age_seconds: float = 6 * 3600) -> None:
+    """Removes what graders that were killed left behind: their job directories and cgroups.
+
+    Only what is older than `max_age_seconds` (far more than a notebook's time limit) goes,
+    so that the sandboxes of other graders running now are left alone.
+    """
+    now = time.time()
+    stale = [p for p in Path(tempfile.gettempdir()).glob("cg-*")
+             if p.is_dir() and now - p.stat().st_mtime > max_age_seconds]
+    if os.geteuid() == 0:
+        cgroups = [*CGROUP_ROOT.glob("*/course-grade/cg-*"), *CGROUP_ROOT.glob("course-grade/cg-*")]
+        stale += [p for p in cgroups if now - p.stat().st_mtime > max_age_seconds]
+    for path in stale:
+        if path.is_relative_to(CGROUP_ROOT):
+            _remove_cgroup(path)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _remove_cgroup(directory: Path) -> None:
