@@ -16,6 +16,15 @@ from course_lib.grading.assignment import Assignment, grade_id, is_answer
 REPO = Path(__file__).resolve().parents[1]
 
 
+def nbgrader_cell(kind: str, text: str, gid: str, **nbgrader) -> nbformat.NotebookNode:
+    """A locked, ungraded nbgrader cell (kind 'code' or 'markdown'); `nbgrader` overrides its metadata,
+    e.g. `solution=True, locked=False` or `grade=True, points=2`."""
+    meta = {"grade": False, "solution": False, "locked": True, "grade_id": gid,
+            "schema_version": 3, "task": False, **nbgrader}
+    make = nbformat.v4.new_code_cell if kind == "code" else nbformat.v4.new_markdown_cell
+    return make(text, id=gid, metadata={"nbgrader": meta})
+
+
 def answered(assignment: Assignment, notebook: str | None = None, replace: dict | None = None,
              answer: set | None = None) -> nbformat.NotebookNode:
     """The release notebook with answers filled in, as a learner would submit it.

@@ -1,14 +1,8 @@
 """The layers assignment, graded: its reference solution, its release, and realistic wrong answers."""
 from __future__ import annotations
 
-
-import pytest
-
-from course_lib.grading.assignment import Assignment, grade_id, is_answer, is_test
-from grading_support import (
-    REPO, answered, assert_only_wrong_exercises_lose_points, by_grade_id, failed, grade_versions,
-    run_hidden_test,
-)
+from assignment_contract import GradedAssignment
+from grading_support import run_hidden_test
 
 NAME = "layers"
 # Exercise -> (points of its visible test, points of its hidden test).
@@ -173,63 +167,13 @@ MISTAKES = [
 ]
 
 
-@pytest.fixture(scope="session")
-def layers():
-    return Assignment(NAME, REPO)
+class TestLayersAssignment(GradedAssignment):
+    NAME, MAX_SCORE = NAME, 21.0
+    POINTS, WRONG, EXPECTED_MESSAGE, MISTAKES = POINTS, WRONG, EXPECTED_MESSAGE, MISTAKES
 
-
-@pytest.fixture(scope="session")
-def graded(layers, tmp_path_factory):
-    """The reference solution, the unchanged release and the wrong submissions, graded in one batch."""
-    versions = {"reference": layers.sources[NAME], "release": layers.release(NAME)}
-    versions.update({key: answered(layers, replace=wrong) for key, wrong in WRONG.items()})
-    return grade_versions(layers, versions, tmp_path_factory.mktemp("layers_submissions"))
-
-
-def test_the_reference_solution_scores_full_marks(graded):
-    result = graded["reference"]
-    assert failed(result) == set(), {gid: by_grade_id(result)[gid]["message"] for gid in failed(result)}
-    assert (result["score"], result["max_score"], result["status"]) == (21.0, 21.0, "graded")
-    assert result["reason"] is None
-
-
-def test_the_unchanged_release_scores_zero(graded):
-    result = graded["release"]
-    assert (result["score"], result["max_score"], result["status"]) == (0.0, 21.0, "graded")
-    assert failed(result) == {t["grade_id"] for t in result["tests"]}
-    assert all(t["message"].startswith("NotImplementedError") for t in result["tests"]), result["tests"]
-
-
-@pytest.mark.parametrize("submission", sorted(WRONG))
-def test_each_wrong_exercise_loses_its_own_points_and_only_those(graded, submission):
-    result = graded[submission]
-    assert result["status"] == "graded" and result["reason"] is None
-    assert_only_wrong_exercises_lose_points(result, WRONG[submission], EXPECTED_MESSAGE[submission])
-    assert result["score"] > 0
-
-
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # overflow in the np.exp mistake
-@pytest.mark.parametrize("exercise, answer, phrase", MISTAKES, ids=[f"{m[0]}-{i}" for i, m in enumerate(MISTAKES)])
-def test_the_hidden_tests_name_each_mistake(layers, exercise, answer, phrase):
-    error = run_hidden_test(layers, exercise, answer)
-    assert isinstance(error, AssertionError), f"expected a failed assertion, got {error!r}"
-    assert phrase in str(error), str(error)
-
-
-def test_the_in_process_harness_passes_the_reference_answers(layers):
-    source = layers.sources[NAME]
-    answers = {grade_id(c): c.source for c in source.cells if is_answer(c)}
-    for exercise in ("Relu", "Sigmoid", "Dense", "Embedding", "Mean", "MySerial"):
-        assert run_hidden_test(layers, exercise, answers[f"{exercise}_solution"]) is None, exercise
-    everything = "\n".join(answers[f"{name}_solution"] for name in EXERCISES)
-    assert run_hidden_test(layers, "lecture_model", everything) is None
-
-
-def test_the_exercises_are_worth_their_points(layers):
-    source = layers.sources[NAME]
-    solutions = [grade_id(c) for c in source.cells if is_answer(c)]
-    tests = {grade_id(c): c.metadata["nbgrader"]["points"] for c in source.cells if is_test(c)}
-    assert solutions == [f"{name}_solution" for name in EXERCISES]
-    assert tests == {f"{name}_{kind}": points for name, pair in POINTS.items()
-                     for kind, points in zip(("visible", "hidden"), pair)}
-    assert layers.max_score() == 21.0
+    def test_the_in_process_harness_passes_the_reference_answers(self, assignment):
+        answers = self.reference_answers(assignment)
+        for exercise in ("Relu", "Sigmoid", "Dense", "Embedding", "Mean", "MySerial"):
+            assert run_hidden_test(assignment, exercise, answers[f"{exercise}_solution"]) is None, exercise
+        everything = "\n".join(answers[f"{name}_solution"] for name in EXERCISES)
+        assert run_hidden_test(assignment, "lecture_model", everything) is None

@@ -14,32 +14,25 @@ from course_lib.grading.autograde import Course, autograde, merge
 from course_lib.grading.limits import Limits
 from course_lib.grading.grade import grade_notebook
 from course_lib.grading.notebooks import Ungradable, read_submission
-from grading_support import answered, by_grade_id, course_grade, failed, new_course, write
+from grading_support import answered, by_grade_id, course_grade, failed, nbgrader_cell, new_course, write
 
 HIDDEN_ADD = "assert add(-2, 2) == 0, 'add(-2, 2) should be 0'"
-
-
-def _cell(kind, text, gid, **nbgrader):
-    meta = {"grade": False, "solution": False, "locked": True, "grade_id": gid,
-            "schema_version": 3, "task": False, **nbgrader}
-    make = nbformat.v4.new_code_cell if kind == "code" else nbformat.v4.new_markdown_cell
-    return make(text, id=gid, metadata={"nbgrader": meta})
 
 
 def toy_source():
     """Two exercises, `add` (1 + 2 points) and `halve` (1 + 1 points), with visible and hidden tests."""
     cells = [
-        _cell("markdown", "# Toy assignment", "intro"),
-        _cell("code", "import random\nimport numpy as np", "imports"),
-        _cell("code", "def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION",
+        nbgrader_cell("markdown", "# Toy assignment", "intro"),
+        nbgrader_cell("code", "import random\nimport numpy as np", "imports"),
+        nbgrader_cell("code", "def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION",
               "add_solution", solution=True, locked=False),
-        _cell("code", "assert add(1, 2) == 3, 'add(1, 2) should be 3'", "add_visible", grade=True, points=1),
-        _cell("code", f"# hidden tests\n### BEGIN HIDDEN TESTS\n{HIDDEN_ADD}\n### END HIDDEN TESTS",
+        nbgrader_cell("code", "assert add(1, 2) == 3, 'add(1, 2) should be 3'", "add_visible", grade=True, points=1),
+        nbgrader_cell("code", f"# hidden tests\n### BEGIN HIDDEN TESTS\n{HIDDEN_ADD}\n### END HIDDEN TESTS",
               "add_hidden", grade=True, points=2),
-        _cell("code", "def halve(x):\n    ### BEGIN SOLUTION\n    return x / 2\n    ### END SOLUTION",
+        nbgrader_cell("code", "def halve(x):\n    ### BEGIN SOLUTION\n    return x / 2\n    ### END SOLUTION",
               "halve_solution", solution=True, locked=False),
-        _cell("code", "assert halve(4) == 2", "halve_visible", grade=True, points=1),
-        _cell("code", "### BEGIN HIDDEN TESTS\nassert halve(-3) == -1.5, 'halve(-3) should be -1.5'\n"
+        nbgrader_cell("code", "assert halve(4) == 2", "halve_visible", grade=True, points=1),
+        nbgrader_cell("code", "### BEGIN HIDDEN TESTS\nassert halve(-3) == -1.5, 'halve(-3) should be -1.5'\n"
                       "### END HIDDEN TESTS", "halve_hidden", grade=True, points=1),
     ]
     notebook = nbformat.v4.new_notebook(cells=cells)

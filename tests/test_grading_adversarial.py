@@ -23,7 +23,7 @@ from course_lib.grading.assignment import Assignment
 from course_lib.grading.autograde import Course, autograde
 from course_lib.grading.grade import hidden_lines
 from course_lib.grading.limits import Limits
-from grading_support import answered, new_course, write
+from grading_support import answered, nbgrader_cell, new_course, write
 
 # The assignment: `add` (1 + 2 points) and `scale` (1 + 2 points), tested in the robust style
 # the course's assignments use: learners' values are converted to plain numbers before comparing.
@@ -52,23 +52,16 @@ output_kb = 256
 """
 
 
-def _cell(kind, text, gid, **nbgrader):
-    meta = {"grade": False, "solution": False, "locked": True, "grade_id": gid,
-            "schema_version": 3, "task": False, **nbgrader}
-    make = nbformat.v4.new_code_cell if kind == "code" else nbformat.v4.new_markdown_cell
-    return make(text, id=gid, metadata={"nbgrader": meta})
-
-
 def guarded_source():
     cells = [
-        _cell("markdown", "# Guarded", "intro"),
-        _cell("code", IMPORTS, "imports"),
-        _cell("code", ADD, "add_solution", solution=True, locked=False),
-        _cell("code", ADD_VISIBLE, "add_visible", grade=True, points=1),
-        _cell("code", ADD_HIDDEN, "add_hidden", grade=True, points=2),
-        _cell("code", SCALE, "scale_solution", solution=True, locked=False),
-        _cell("code", SCALE_VISIBLE, "scale_visible", grade=True, points=1),
-        _cell("code", SCALE_HIDDEN, "scale_hidden", grade=True, points=2),
+        nbgrader_cell("markdown", "# Guarded", "intro"),
+        nbgrader_cell("code", IMPORTS, "imports"),
+        nbgrader_cell("code", ADD, "add_solution", solution=True, locked=False),
+        nbgrader_cell("code", ADD_VISIBLE, "add_visible", grade=True, points=1),
+        nbgrader_cell("code", ADD_HIDDEN, "add_hidden", grade=True, points=2),
+        nbgrader_cell("code", SCALE, "scale_solution", solution=True, locked=False),
+        nbgrader_cell("code", SCALE_VISIBLE, "scale_visible", grade=True, points=1),
+        nbgrader_cell("code", SCALE_HIDDEN, "scale_hidden", grade=True, points=2),
     ]
     notebook = nbformat.v4.new_notebook(cells=cells)
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}

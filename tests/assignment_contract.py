@@ -1,0 +1,84 @@
+"""What every graded assignment must do, written once; each assignment's test module subclasses it.
+
+    class TestLayersAssignment(GradedAssignment):
+        NAME, MAX_SCORE = "layers", 21.0
+        POINTS = {"Relu": (1, 1), ...}     # exercise -> (visible test's points, hidden test's points)
+        WRONG = {"a": {"Relu_solution": code, ...}, ...}      # submissions with several mistakes
+        EXPECTED_MESSAGE = {"a": {"Relu": "jax.jit", ...}, ...}  # a phrase each failure must contain
+        MISTAKES = [("Relu", code, phrase), ...]              # more mistakes, checked in process
+
+The wrong submissions are graded in one batch by the real autograder (`course-grade`); the
+MISTAKES run the setup cell, the answer and the hidden test in this process, which is fast.
+"""
+from __future__ import annotations
+
+import pytest
+
+from course_lib.grading.assignment import Assignment, grade_id, is_answer, is_test
+from grading_support import (
+    REPO, answered, assert_only_wrong_exercises_lose_points, by_grade_id, failed, grade_versions,
+    run_hidden_test,
+)
+
+
+class GradedAssignment:
+    NAME: str
+    MAX_SCORE: float
+    POINTS: dict
+    WRONG: dict
+    EXPECTED_MESSAGE: dict
+    MISTAKES: list
+
+    def pytest_generate_tests(self, metafunc):
+        if "submission" in metafunc.fixturenames:
+            metafunc.parametrize("submission", sorted(self.WRONG))
+        if "mistake" in metafunc.fixturenames:
+            metafunc.parametrize("mistake", self.MISTAKES, ids=[f"{m[0]}-{i}" for i, m in enumerate(self.MISTAKES)])
+
+    @pytest.fixture(scope="class")
+    def assignment(self):
+        return Assignment(self.NAME, REPO)
+
+    @pytest.fixture(scope="class")
+    def graded(self, assignment, tmp_path_factory):
+        """The reference solution, the unchanged release and the wrong submissions, graded in one batch."""
+        versions = {"reference": assignment.sources[self.NAME], "release": assignment.release(self.NAME)}
+        versions.update({key: answered(assignment, replace=wrong) for key, wrong in self.WRONG.items()})
+        return grade_versions(assignment, versions, tmp_path_factory.mktemp(f"{self.NAME}_submissions"))
+
+    def reference_answers(self, assignment) -> dict:
+        """Solution grade_id -> the reference solution's code."""
+        return {grade_id(c): c.source for c in assignment.sources[self.NAME].cells if is_answer(c)}
+
+    def test_the_reference_solution_scores_full_marks(self, graded):
+        result = graded["reference"]
+        assert failed(result) == set(), {gid: by_grade_id(result)[gid]["message"] for gid in failed(result)}
+        assert (result["score"], result["max_score"], result["status"]) == (self.MAX_SCORE, self.MAX_SCORE, "graded")
+        assert result["reason"] is None
+
+    def test_the_unchanged_release_scores_zero(self, graded):
+        result = graded["release"]
+        assert (result["score"], result["max_score"], result["status"]) == (0.0, self.MAX_SCORE, "graded")
+        assert failed(result) == {t["grade_id"] for t in result["tests"]}
+        assert all(t["message"].startswith("NotImplementedError") for t in result["tests"]), result["tests"]
+
+    def test_each_wrong_exercise_loses_its_own_points_and_only_those(self, graded, submission):
+        result = graded[submission]
+        assert result["status"] == "graded" and result["reason"] is None
+        assert_only_wrong_exercises_lose_points(result, self.WRONG[submission], self.EXPECTED_MESSAGE[submission])
+        assert result["score"] > 0
+
+    @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # overflow, NaN and 0 / 0 in the wrong answers
+    def test_the_hidden_tests_name_each_mistake(self, assignment, mistake):
+        exercise, answer, phrase = mistake
+        error = run_hidden_test(assignment, exercise, answer)
+        assert isinstance(error, AssertionError), f"expected a failed assertion, got {error!r}"
+        assert phrase in str(error), str(error)
+
+    def test_the_exercises_are_worth_their_points(self, assignment):
+        cells = assignment.sources[self.NAME].cells
+        tests = {grade_id(c): c.metadata["nbgrader"]["points"] for c in cells if is_test(c)}
+        assert list(self.reference_answers(assignment)) == [f"{name}_solution" for name in self.POINTS]
+        assert tests == {f"{name}_{kind}": points for name, pair in self.POINTS.items()
+                         for kind, points in zip(("visible", "hidden"), pair)}
+        assert assignment.max_score() == self.MAX_SCORE
