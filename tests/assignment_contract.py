@@ -36,15 +36,17 @@ class GradedAssignment:
             metafunc.parametrize("mistake", self.MISTAKES, ids=[f"{m[0]}-{i}" for i, m in enumerate(self.MISTAKES)])
 
     @pytest.fixture(scope="class")
-    def assignment(self):
-        return Assignment(self.NAME, REPO)
+    @classmethod
+    def assignment(cls):
+        return Assignment(cls.NAME, REPO)
 
     @pytest.fixture(scope="class")
-    def graded(self, assignment, tmp_path_factory):
+    @classmethod
+    def graded(cls, assignment, tmp_path_factory):
         """The reference solution, the unchanged release and the wrong submissions, graded in one batch."""
-        versions = {"reference": assignment.sources[self.NAME], "release": assignment.release(self.NAME)}
-        versions.update({key: answered(assignment, replace=wrong) for key, wrong in self.WRONG.items()})
-        return grade_versions(assignment, versions, tmp_path_factory.mktemp(f"{self.NAME}_submissions"))
+        versions = {"reference": assignment.sources[cls.NAME], "release": assignment.release(cls.NAME)}
+        versions.update({key: answered(assignment, replace=wrong) for key, wrong in cls.WRONG.items()})
+        return grade_versions(assignment, versions, tmp_path_factory.mktemp(f"{cls.NAME}_submissions"))
 
     def reference_answers(self, assignment) -> dict:
         """Solution grade_id -> the reference solution's code."""
