@@ -23,7 +23,9 @@ class Serial(Layer):
         # x: float32[batch, d] -> float32[batch, 3]
 
     Lists of layers are flattened, so `Serial([a, b], c)` is `Serial(a, b, c)`.
-    `n_in` and `n_out` follow from the sublayers' (Trax's rule).
+    `n_in` and `n_out` follow from the sublayers' (Trax's rule). An empty `Serial()` is the
+    identity on one input, with `n_in = n_out = 1` (Trax's reports 0 and 0), so that it can
+    stand in a model like any one-input layer.
     """
 
     def __init__(self, *sublayers, name=None):
