@@ -13,14 +13,15 @@ JOBS   ?= 1
 .PHONY: setup system-deps data release autograde course test bench clean
 
 ## setup: create .venv and install course_lib with the instructor/dev extras (quick when done)
-setup: $(STAMP) system-deps
+setup: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
-## system-deps: bubblewrap, the sandbox that grading runs notebooks in (installed as root with apt)
+## system-deps: bubblewrap, the sandbox that grading runs notebooks in (installed as root with apt);
+## a prerequisite of the targets that grade: autograde, course, test, bench
 system-deps:
 	@command -v bwrap >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -39,19 +40,19 @@ release: setup
 	$(PY) -m course_lib.grading.release
 
 ## autograde: grade everything under submitted/<student>/<assignment>/ (JOBS=n at once), export grades.csv
-autograde: setup
+autograde: setup system-deps
 	$(PY) -m course_lib.grading.autograde --jobs $(JOBS) $(if $(UNSAFE),--unsafe)
 
 ## course: data, release, run the reference solutions, grade a sample class, report
-course: data release
+course: data release system-deps
 	$(PY) -m course_lib.grading.course
 
 ## test: the test suite
-test: data
+test: data system-deps
 	$(PY) -m pytest
 
 ## bench: the benchmarks (ONLY="train_step preprocess" for some); writes build/bench.json
-bench: data
+bench: data system-deps
 	$(PY) -m benchmarks.run $(if $(ONLY),--only $(ONLY))
 
 clean:

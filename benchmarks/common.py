@@ -1,17 +1,13 @@
-"""What the benchmarks share: timing with repeats, the tweets as batches, the capstone's model."""
+"""What the benchmarks share: the repository's root, a stopwatch, the tweets as batches, the capstone's model."""
 from __future__ import annotations
 
 import random
-import statistics
 import time
+from pathlib import Path
 
 import numpy as np
 
-
-def repeat(measure, repeats: int) -> dict:
-    """Calls `measure()` (which returns a number) `repeats` times: {'median': ..., 'runs': [...]}."""
-    runs = [float(measure()) for _ in range(repeats)]
-    return {"median": statistics.median(runs), "runs": runs}
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class Stopwatch:
@@ -31,8 +27,14 @@ class Stopwatch:
 def tweet_batches(ids_pos, ids_neg, batch_size: int, seed: int = 0):
     """Endless padded batches of the course's shape: half positive, half negative, shuffled each pass.
 
-    Yields (int32[batch, max_len], int32[batch], float32[batch]).
+    `ids_pos`, `ids_neg`: sequences of token id sequences. Yields (int32[batch, max_len], int32[batch],
+    float32[batch]).
+
+    Raises (at the first batch):
+      ValueError: `batch_size` is not a positive even number (it is split in two halves).
     """
+    if batch_size < 2 or batch_size % 2:
+        raise ValueError(f"batch_size={batch_size}: it must be even, half positive and half negative.")
     rng = random.Random(seed)
     half = batch_size // 2
     order_pos, order_neg = list(range(len(ids_pos))), list(range(len(ids_neg)))
@@ -46,21 +48,11 @@ def tweet_batches(ids_pos, ids_neg, batch_size: int, seed: int = 0):
             j = 0
         rows = [ids_pos[k] for k in order_pos[i:i + half]] + [ids_neg[k] for k in order_neg[j:j + half]]
         i, j = i + half, j + half
-        width = max(1, max(len(r) for r in rows))
-        inputs = np.array([r + [0] * (width - len(r)) for r in rows], dtype=np.int32)
+        inputs = np.zeros((batch_size, max(1, max(len(r) for r in rows))), dtype=np.int32)
+        for row, ids in zip(inputs, rows):
+            row[:len(ids)] = ids
         targets = np.array([1] * half + [0] * half, dtype=np.int32)
         yield inputs, targets, np.ones(batch_size, dtype=np.float32)
-
-
-def evaluation_batches(ids_pos, ids_neg, batch_size: int):
-    """The validation set once, in order, as padded batches (the last one may be smaller)."""
-    rows = [(r, 1) for r in ids_pos] + [(r, 0) for r in ids_neg]
-    for start in range(0, len(rows), batch_size):
-        chunk = rows[start:start + batch_size]
-        width = max(1, max(len(r) for r, _ in chunk))
-        yield (np.array([r + [0] * (width - len(r)) for r, _ in chunk], dtype=np.int32),
-               np.array([label for _, label in chunk], dtype=np.int32),
-               np.ones(len(chunk), dtype=np.float32))
 
 
 def classifier(vocab_size: int, d: int = 256):
@@ -69,14 +61,13 @@ def classifier(vocab_size: int, d: int = 256):
 
 
 def prepared_tweets():
-    """The course's data, ready: (vocab, train ids pos/neg, validation ids pos/neg)."""
+    """The course's data, tokenized once: (vocab, train ids positive, train ids negative,
+    validation ids, validation labels); ids are int32 arrays, one per tweet."""
     from course_lib import data
     positive, negative = data.load_twitter_samples()
     train_pos, train_neg, val_pos, val_neg = data.train_val_split(positive, negative)
-    vocab = data.build_vocab(train_pos + train_neg)
-    unk = vocab[data.UNK]
-
-    def ids(tweets):
-        return [[vocab.get(w, unk) for w in data.process_tweet(t)] for t in tweets]
-
-    return vocab, ids(train_pos), ids(train_neg), ids(val_pos), ids(val_neg)
+    train = data.encode_texts(train_pos + train_neg)
+    val = data.encode_texts(val_pos + val_neg, vocab=train.vocab)
+    n_pos = len(train_pos)
+    return (train.vocab, [train[i] for i in range(n_pos)], [train[i] for i in range(n_pos, len(train))],
+            val, [1] * len(val_pos) + [0] * len(val_neg))

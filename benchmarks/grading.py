@@ -17,7 +17,8 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchmarks.common import ROOT
+
 CLASS_SIZE = 30
 
 
@@ -54,7 +55,6 @@ def grade_class(submitted: Path, workdir: Path, jobs: int) -> float:
 
 
 def run(repeats: int = 2, assignment: str = "layers") -> dict:
-    os.environ.setdefault("TQDM_DISABLE", "1")
     runs = {"workers_1_seconds": [], "workers_2_seconds": []}
     with tempfile.TemporaryDirectory() as folder:
         submitted = write_class(Path(folder), assignment)

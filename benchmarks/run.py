@@ -4,7 +4,8 @@
     python -m benchmarks.run --only train_step preprocess --repeats 3
 
 Each figure is the median of repeated runs. Timings depend on the machine: the JSON
-records it (CPU count, devices, versions).
+records it for each benchmark (CPU count, devices, versions), since results of earlier runs,
+perhaps on other machines, are kept.
 """
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks import end_to_end, grading, notebooks, preprocess, train_step
+os.environ.setdefault("TQDM_DISABLE", "1")  # tqdm reads it when first imported: before course_lib is
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchmarks import end_to_end, grading, notebooks, preprocess, train_step  # noqa: E402
+from benchmarks.common import ROOT  # noqa: E402
+
 BENCHMARKS = {"train_step": train_step, "end_to_end": end_to_end, "preprocess": preprocess,
               "notebooks": notebooks, "grading": grading}
 
@@ -52,8 +55,8 @@ def table(results: dict) -> str:
     if "grading" in results:
         r = results["grading"]
         row(f"grading ({r['assignment']}), per submission", r["seconds_per_submission"], "s")
-        row("class of 30, 1 worker", r["submissions_per_minute_1_worker"], "/min")
-        row("class of 30, 2 workers", r["submissions_per_minute_2_workers"], "/min")
+        row(f"class of {r['class_size']}, 1 worker", r["submissions_per_minute_1_worker"], "/min")
+        row(f"class of {r['class_size']}, 2 workers", r["submissions_per_minute_2_workers"], "/min")
         row("speedup with 2 workers", r["speedup_2_workers"], "x")
     return "\n".join(lines)
 
@@ -67,17 +70,17 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     output = Path(args.output)
     results = json.loads(output.read_text()) if output.exists() else {}
-    results["machine"] = machine()
-    runs = results.setdefault("runs", {})
+    if not all(isinstance(m, dict) for m in results.get("machine", {}).values()):
+        del results["machine"]  # the old format: one machine for the whole file
+    machines, runs = results.setdefault("machine", {}), results.setdefault("runs", {})
     for name in args.only:
         print(f"running {name}...", file=sys.stderr, flush=True)
         started = time.perf_counter()
         kwargs = {"repeats": args.repeats} if args.repeats else {}
         result = BENCHMARKS[name].run(**kwargs)
         runs[name] = result.pop("runs")
-        if name == "notebooks":
-            result = result["seconds"]
         results[name] = result
+        machines[name] = machine()
         print(f"  {name} took {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(results, indent=2))

@@ -28,17 +28,19 @@ def plain(value):
     """
     if value is None or type(value) in (bool, int, float, str):
         return value
-    if isinstance(value, (bool, np.bool_)):
+    if isinstance(value, np.bool_):
         return bool(value)
+    # int() and float() may return a subclass (deprecated, still allowed); the methods of the
+    # built-in types themselves always return the exact type.
     if isinstance(value, str):
-        return "".join([value])                      # an exact str, whatever the subclass
+        return str.__str__(value)
     if isinstance(value, numbers.Integral):
-        return int.__index__(int(value)) if type(value) is not int else value
+        return int.__index__(int(value))
     if isinstance(value, numbers.Real):
         return float.__float__(float(value))
     if isinstance(value, (list, tuple)):
         return [plain(item) for item in value]
-    if hasattr(value, "__array__") or hasattr(value, "__jax_array__"):
+    if hasattr(value, "__array__"):  # NumPy and JAX arrays
         array = np.asarray(value)
         if array.dtype == object:
             raise NotPlainData(f"expected numbers, got an array of objects ({type(value).__name__})")

@@ -1,7 +1,7 @@
 """What every graded assignment must do, written once; each assignment's test module subclasses it.
 
     class TestLayersAssignment(GradedAssignment):
-        NAME, MAX_SCORE = "layers", 21.0
+        NAME = "layers"
         POINTS = {"Relu": (1, 1), ...}     # exercise -> (visible test's points, hidden test's points)
         WRONG = {"a": {"Relu_solution": code, ...}, ...}      # submissions with several mistakes
         EXPECTED_MESSAGE = {"a": {"Relu": "jax.jit", ...}, ...}  # a phrase each failure must contain
@@ -23,11 +23,15 @@ from grading_support import (
 
 class GradedAssignment:
     NAME: str
-    MAX_SCORE: float
     POINTS: dict
     WRONG: dict
     EXPECTED_MESSAGE: dict
     MISTAKES: list
+
+    @property
+    def MAX_SCORE(self) -> float:
+        """Full marks: both tests' points of every exercise, added up from POINTS."""
+        return float(sum(visible + hidden for visible, hidden in self.POINTS.values()))
 
     def pytest_generate_tests(self, metafunc):
         if "submission" in metafunc.fixturenames:

@@ -168,7 +168,7 @@ MISTAKES = [
 
 
 class TestLayersAssignment(GradedAssignment):
-    NAME, MAX_SCORE = NAME, 21.0
+    NAME = NAME
     POINTS, WRONG, EXPECTED_MESSAGE, MISTAKES = POINTS, WRONG, EXPECTED_MESSAGE, MISTAKES
 
     def test_the_in_process_harness_passes_the_reference_answers(self, assignment):

@@ -150,7 +150,7 @@ MISTAKES = [
 
 
 class TestTrainingAssignment(GradedAssignment):
-    NAME, MAX_SCORE = NAME, 11.0
+    NAME = NAME
     POINTS, WRONG, EXPECTED_MESSAGE, MISTAKES = POINTS, WRONG, EXPECTED_MESSAGE, MISTAKES
 
     def test_the_in_process_harness_passes_the_reference_and_simpler_correct_answers(self, assignment):

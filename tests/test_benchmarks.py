@@ -3,6 +3,8 @@ import json
 import subprocess
 import sys
 
+import numpy as np
+import pytest
 from grading_support import REPO
 
 
@@ -23,4 +25,23 @@ def test_make_bench_writes_the_json_and_prints_a_table(tmp_path):
     assert "preprocessing" in process.stdout and "tweets/s" in process.stdout
     written = json.loads(output.read_text())
     assert written["preprocess"]["tweets_per_s"] > 0
-    assert len(written["runs"]["preprocess"]) == 1 and written["machine"]["cpus"] >= 1
+    assert len(written["runs"]["preprocess"]) == 1 and written["machine"]["preprocess"]["cpus"] >= 1
+
+
+def test_tweet_batches_are_half_positive_half_negative_and_refuse_odd_sizes():
+    from benchmarks.common import tweet_batches
+    pos, neg = [np.array([3, 4], np.int32)] * 5, [np.array([5], np.int32)] * 5
+    inputs, targets, weights = next(tweet_batches(pos, neg, 4))
+    assert inputs.tolist() == [[3, 4], [3, 4], [5, 0], [5, 0]] and targets.tolist() == [1, 1, 0, 0]
+    assert weights.tolist() == [1, 1, 1, 1]
+    with pytest.raises(ValueError, match="even"):
+        next(tweet_batches(pos, neg, 3))
+
+
+def test_end_to_end_is_an_error_when_a_run_misses_the_target(monkeypatch):
+    from benchmarks import end_to_end
+    missed = json.dumps({"seconds": 1.0, "steps": end_to_end.MAX_STEPS, "accuracy": 0.9})
+    monkeypatch.setattr(end_to_end.subprocess, "run",
+                        lambda *args, **kwargs: subprocess.CompletedProcess(args, 0, stdout=missed + "\n"))
+    with pytest.raises(RuntimeError, match="short of the target"):
+        end_to_end.run(repeats=1)

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 import venv
 from pathlib import Path
 
@@ -119,5 +120,8 @@ def test_in_colab_the_set_up_cell_installs_course_lib_and_leaves_jax_untouched(t
     listing = json.loads(subprocess.check_output([python, "-m", "pip", "list", "--format", "json"]))
     versions = {p["name"].lower().replace("_", "-"): p["version"] for p in listing}
     assert versions["jax"] == "0.4.1" and versions["jaxlib"] == "0.4.1"
-    assert versions["course-lib"] == "0.1.0"
-    assert {"nltk", "tqdm", "matplotlib"} <= set(versions)
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert versions["course-lib"] == project["version"]
+    runtime = {re.match(r"[A-Za-z0-9_.-]+", d)[0].lower().replace("_", "-") for d in project["dependencies"]}
+    assert runtime - {"jax", "jaxlib"}, "pyproject.toml lists the runtime dependencies"
+    assert runtime <= set(versions), runtime - set(versions)

@@ -4,11 +4,14 @@ from __future__ import annotations
 import csv
 import json
 import os
+import sys
+import time
+from pathlib import Path
 
 import nbformat
 import pytest
 
-from course_lib.grading import gradebook
+from course_lib.grading import execute, gradebook, guard, sandbox
 from course_lib.grading.assignment import Assignment
 from course_lib.grading.autograde import Course, autograde, merge
 from course_lib.grading.limits import Limits
@@ -236,3 +239,93 @@ def test_a_malformed_result_is_refused_before_anything_is_recorded(toy, tmp_path
     with pytest.raises(ValueError, match="points out of range"):
         merge(course, [bad], out=open(os.devnull, "w"))
     assert not (tmp_path / "gradebook.db").exists() and not (tmp_path / "a").exists()
+
+
+def _processes_mentioning(marker: str) -> list[int]:
+    """The processes whose command line or environment mention `marker` (a unique path)."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if any(marker.encode() in (proc / part).read_bytes() for part in ("cmdline", "environ")):
+                found.append(int(proc.name))
+        except OSError:
+            pass
+    return found
+
+
+@pytest.mark.parametrize("sandboxed", [True, False])
+def test_the_kernel_is_shut_down_when_the_cells_have_run(tmp_path, sandboxed):
+    data_dir = tmp_path / "data-for-this-run-only"
+    data_dir.mkdir()
+    run = execute.run_cells(["x = 1"], sandboxed=sandboxed, data_dir=data_dir)
+    assert run.finished == 1 and not run.errors
+    deadline = time.monotonic() + 5
+    while _processes_mentioning(str(data_dir.resolve())) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _processes_mentioning(str(data_dir.resolve())) == []
+
+
+@pytest.mark.parametrize("preamble", ["import time\ntime.sleep(30)", "import os\nos._exit(3)",
+                                      "raise ValueError('broken grader')"])
+def test_a_preamble_that_fails_is_the_graders_error_not_the_learners(monkeypatch, preamble):
+    monkeypatch.setattr(execute.guard, "preamble", lambda *args: preamble)
+    monkeypatch.setattr(execute, "PREAMBLE_SECONDS", 2)
+    with pytest.raises(execute.GraderError, match="preamble"):
+        execute.run_cells(["x = 1"], limits=Limits(cell_seconds=2), sandboxed=False)
+
+
+def test_the_notebook_time_limit_starts_after_the_graders_preamble(monkeypatch):
+    monkeypatch.setattr(execute.guard, "preamble", lambda *args: "import time\ntime.sleep(4)")
+    run = execute.run_cells(["x = 1", "y = 2"], limits=Limits(notebook_seconds=3), sandboxed=False)
+    assert run.stopped is None and run.finished == 2 and not run.errors
+
+
+def test_a_chatty_cell_does_not_make_the_tests_after_it_fail():
+    chatty, quiet = "while True:\n    print('x' * 2000)", "print('y' * 6000)"
+    run = execute.run_cells([chatty, quiet, quiet], tests={1, 2}, sandboxed=False,
+                            limits=Limits(output_kb=8, cell_seconds=20))
+    assert run.errors[0].startswith("OutputLimitError")
+    assert 1 not in run.errors and 2 not in run.errors      # each test has an output budget of its own
+    assert run.limits_hit == ["a cell was stopped at the output limit (8 KiB)"]
+
+
+def test_a_learners_error_that_names_a_limit_is_no_limit_note():
+    run = execute.run_cells(["raise ValueError('MemoryError, limit of processes, File too large')",
+                             "raise MemoryError()"], sandboxed=False)
+    assert run.errors[0].startswith("ValueError: MemoryError")
+    assert run.errors[1].startswith("MemoryError")
+    assert run.limits_hit == [f"a cell ran out of the memory limit ({Limits().memory_mb} MiB)"]
+
+
+def test_kernels_get_the_same_settings_with_or_without_the_sandbox():
+    for env in (execute.kernel_env(), sandbox._environment(None)):
+        assert env.items() >= sandbox.KERNEL_SETTINGS.items()
+        assert env["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
+
+
+def test_pythons_own_modules_are_always_guarded():
+    assert guard.modules_for([]) == guard.PYTHON_MODULES
+    assert "numpy" in guard.modules_for(["import numpy as np"])
+
+
+def test_stale_leftovers_are_looked_for_once_per_process(monkeypatch):
+    calls = []
+    monkeypatch.setattr(sandbox, "_remove_stale", lambda: calls.append(1))
+    sandbox._remove_stale_once.cache_clear()
+    try:
+        sandbox._remove_stale_once()
+        sandbox._remove_stale_once()
+    finally:
+        sandbox._remove_stale_once.cache_clear()
+    assert calls == [1]
+
+
+def test_only_directories_that_look_like_a_sandboxs_are_removed_as_stale(tmp_path, monkeypatch):
+    monkeypatch.setattr(sandbox.tempfile, "gettempdir", lambda: str(tmp_path))
+    ours, theirs = tmp_path / "cg-ours", tmp_path / "cg-theirs"
+    for folder in (ours / "ipc", ours / "scratch", theirs / "scratch"):
+        folder.mkdir(parents=True)
+    for folder in (ours, theirs):
+        os.utime(folder, (time.time() - sandbox.STALE_AFTER_SECONDS - 60,) * 2)
+    sandbox._remove_stale()
+    assert not ours.exists() and theirs.exists()

@@ -10,8 +10,10 @@ import html
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -44,7 +46,7 @@ SCALE_HIDDEN = ("# Hidden tests for scale run when your notebook is graded.\n###
 
 LIMITS = """
 [defaults]
-cell_seconds = 6
+cell_seconds = 10
 notebook_seconds = 90
 memory_mb = 2048
 processes = 64
@@ -82,13 +84,13 @@ ATTACKS = {
     # The flood's processes live on, so the notebook cannot start threads to run its later cells.
     "process_flood": ("import os, time\nfor _ in range(500):\n    if os.fork() == 0:\n        time.sleep(120)\n"
                       "        os._exit(0)\n" + ADD, None, ADD_OK | SCALE_OK, "limit of processes"),
-    "orphans": ("import subprocess\nfor _ in range(3):\n    subprocess.Popen(['sleep', '1234'])\n" + ADD,
+    "orphans": ("import subprocess\nfor _ in range(3):\n    subprocess.Popen(['sleep', 'ORPHAN_SECONDS'])\n" + ADD,
                 None, set(), None),
     "huge_output": ("def add(a, b):\n    for _ in range(10_000):\n        print('spam' * 100)\n    return a + b",
                     None, ADD_OK, "OutputLimitError"),
-    "network": ("import socket\ndef add(a, b):\n    try:\n        socket.create_connection(('1.1.1.1', 53), 3).close()\n"
-                "        socket.getaddrinfo('pypi.org', 443)\n        return a + b\n    except OSError:\n"
-                "        return None", None, ADD_OK, "add must return a number"),
+    # HOST_PORT: a port the grader's machine listens on (its loopback, reachable without internet).
+    "network": ("import socket\ndef add(a, b):\n    try:\n        socket.create_connection(HOST_PORT, 3).close()\n"
+                "        return a + b\n    except OSError:\n        return None", None, ADD_OK, "add must return a number"),
     "read_secrets": ("def add(a, b):\n    for path in SECRETS:\n        try:\n            open(path).read(1)\n"
                      "            return a + b\n        except OSError:\n            pass\n    return None",
                      None, ADD_OK, "add must return a number"),
@@ -117,6 +119,8 @@ ATTACKS = {
                           None, ADD_OK, "LEAK"),
 }
 CLEAN = ["clean_1", "clean_2", "clean_3"]
+BROKEN_FILES = {"invalid_json": "{", "old_nbformat": '{"nbformat": 3, "worksheets": []}', "empty_file": ""}
+ORPHAN_SECONDS = str(1000 + os.getpid() % 1000)   # what `pgrep` looks for: this run's orphans only
 
 
 @pytest.fixture(scope="module")
@@ -125,16 +129,21 @@ def graded(tmp_path_factory):
     (root / "grading.toml").write_text(LIMITS)
     assignment = Assignment("guarded", root)
     submitted = root / "submitted"
+    in_home = Path(tempfile.mkstemp(dir=Path.home(), prefix=".course-grade-test-")[1])  # the instructor's home
+    in_home.write_text("private")
     secrets = [root / "solutions" / "guarded" / "guarded.ipynb", root / "gradebook.db",
-               submitted / "clean_1" / "guarded" / "guarded.ipynb", Path.home() / ".bashrc",
-               Path("/etc/shadow")]
+               submitted / "clean_1" / "guarded" / "guarded.ipynb", in_home]
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.setblocking(False)
     targets = [root / "pwned.txt", Path(sys.prefix) / "pwned.txt", submitted / "pwned.txt",
                Path("/tmp") / f"pwned-{os.getpid()}.txt"]
     for attack, (add, scale, _, _) in ATTACKS.items():
         replace = {}
         if add:
-            replace["add_solution"] = add.replace("SECRETS", repr([str(p) for p in secrets])) \
-                                         .replace("TARGETS", repr([str(p) for p in targets]))
+            replace["add_solution"] = (add.replace("SECRETS", repr([str(p) for p in secrets]))
+                                          .replace("TARGETS", repr([str(p) for p in targets]))
+                                          .replace("HOST_PORT", repr(listener.getsockname()))
+                                          .replace("ORPHAN_SECONDS", ORPHAN_SECONDS))
         if scale:
             replace["scale_solution"] = scale
         write(answered(assignment, replace=replace), submitted / attack / "guarded" / "guarded.ipynb")
@@ -147,24 +156,29 @@ def graded(tmp_path_factory):
         if cell.metadata["nbgrader"]["grade_id"] == "add_visible":
             cell.source = "pass"
     write(tampered, submitted / "tampered_tests" / "guarded" / "guarded.ipynb")
-    for student, content in (("invalid_json", "{"), ("old_nbformat", '{"nbformat": 3, "worksheets": []}'),
-                             ("empty_file", "")):
+    for student, content in BROKEN_FILES.items():
         (submitted / student / "guarded").mkdir(parents=True)
         (submitted / student / "guarded" / "guarded.ipynb").write_text(content)
 
-    scratch_before = set(Path("/tmp").glob("cg-*"))
-    cgroups_before = set(Path("/sys/fs/cgroup").glob("**/course-grade/cg-*"))
+    leftovers_before = _sandbox_leftovers()
     course = Course(root)
     with open(os.devnull, "w") as quiet:
         results = {r["student"]: r for r in autograde(course, out=quiet)}
-    return {"root": root, "course": course, "assignment": assignment, "results": results,
-            "targets": targets, "new_scratch": set(Path("/tmp").glob("cg-*")) - scratch_before,
-            "new_cgroups": set(Path("/sys/fs/cgroup").glob("**/course-grade/cg-*")) - cgroups_before}
+    yield {"root": root, "course": course, "assignment": assignment, "results": results,
+           "targets": targets, "secrets": secrets, "listener": listener,
+           "leftovers": _sandbox_leftovers() - leftovers_before}
+    listener.close()
+    in_home.unlink()
+
+
+def _sandbox_leftovers() -> set[Path]:
+    """The sandboxes' job directories and cgroups that exist now."""
+    return set(Path(tempfile.gettempdir()).glob("cg-*")) | set(Path("/sys/fs/cgroup").glob("**/course-grade/cg-*"))
 
 
 def test_the_whole_batch_is_graded(graded):
     students = {p.name for p in (graded["root"] / "submitted").iterdir()}
-    assert len(students) >= 20
+    assert len(students) == len(ATTACKS) + len(CLEAN) + len(BROKEN_FILES) + 2 >= 20  # + renamed, tampered_tests
     assert set(graded["results"]) == students
 
 
@@ -219,10 +233,20 @@ def test_the_gradebook_has_one_row_per_submission_with_its_score(graded):
 
 
 def test_no_scratch_directory_or_process_is_left_behind(graded):
-    assert not graded["new_scratch"]
-    leftovers = subprocess.run(["pgrep", "-f", "sleep 1234"], capture_output=True, text=True)
-    assert leftovers.stdout.strip() == ""
-    assert not graded["new_cgroups"]
+    assert not graded["leftovers"]
+    orphans = subprocess.run(["pgrep", "-f", f"sleep {ORPHAN_SECONDS}"], capture_output=True, text=True)
+    assert orphans.stdout.strip() == ""
+
+
+def test_what_the_attacks_could_not_reach_is_there_for_the_grader(graded):
+    """The attacks failed because of the sandbox: outside it, the same secrets and port are reachable."""
+    with pytest.raises(BlockingIOError):
+        graded["listener"].accept()          # no connection came from inside the sandbox
+    for path in graded["secrets"]:
+        assert path.read_bytes(), path
+    with socket.create_connection(graded["listener"].getsockname(), 3):
+        time.sleep(0.1)
+        graded["listener"].accept()[0].close()
 
 
 def test_grading_refuses_to_run_without_a_sandbox_unless_unsafe(graded, tmp_path):
@@ -276,9 +300,9 @@ def test_a_sandbox_a_killed_grader_never_closed_is_removed_once_stale():
     box = sandbox.Sandbox(Limits(), data_dir=None).__enter__()   # killed: __exit__ never runs
     left = [box.scratch.parent, *box._cgroups]
     for path in left:
-        os.utime(path, (time.time() - 7 * 3600,) * 2)
-    with sandbox.Sandbox(Limits(), data_dir=None):                # the next grader's sandbox
-        assert not any(path.exists() for path in left)
+        os.utime(path, (time.time() - sandbox.STALE_AFTER_SECONDS - 60,) * 2)
+    sandbox._remove_stale()                      # what the next grader process does first
+    assert not any(path.exists() for path in left)
 
 
 def test_only_stale_job_directories_are_removed(tmp_path, monkeypatch):
@@ -286,6 +310,8 @@ def test_only_stale_job_directories_are_removed(tmp_path, monkeypatch):
     old, fresh = tmp_path / "cg-old", tmp_path / "cg-fresh"
     for folder in (old, fresh):
         (folder / "scratch").mkdir(parents=True)
-    os.utime(old, (time.time() - 7 * 3600,) * 2)
+        (folder / "ipc").mkdir()
+    os.utime(old, (time.time() - sandbox.STALE_AFTER_SECONDS - 60,) * 2)
+    os.utime(fresh, (time.time() - sandbox.STALE_AFTER_SECONDS + 60,) * 2)
     sandbox._remove_stale()
     assert not old.exists() and fresh.exists()

@@ -26,6 +26,18 @@ class Scale(tl.Layer):
         return x * self.weights
 
 
+class Offset(tl.Layer):
+    """A layer with state: x * weights + state, the state a fixed offset per feature (0, 1, 2, ...)."""
+
+    def init_weights_and_state(self, input_signature):
+        n = input_signature.shape[-1]
+        self.weights = jnp.full((n,), 2.0)
+        self.state = jnp.arange(n, dtype=jnp.float32)
+
+    def forward(self, x):
+        return x * self.weights + self.state
+
+
 class ForgetsSuperInit(tl.Layer):
     """A subclass whose __init__ does not call super().__init__()."""
 
@@ -259,13 +271,22 @@ def test_not_implemented_error_passes_through_unwrapped():
     assert not isinstance(nested.value, tl.LayerError)
 
 
-def test_pure_fn_of_a_combinator_uses_its_own_state_by_default():
-    model = tl.Serial(tl.Dense(2), tl.LogSoftmax())
+def test_pure_fn_of_a_combinator_uses_its_own_state_by_default_and_a_given_state_instead():
+    model = tl.Serial(tl.Dense(2), Offset(), tl.LogSoftmax())
     x = np.ones((3, 4), np.float32)
-    weights, _ = model.init(shapes.signature(x))
-    w, b = weights[0]
-    logits = x @ np.asarray(w) + np.asarray(b)
-    expected = np.asarray(jax.nn.log_softmax(logits))
-    outputs, state = model.pure_fn(x, weights)
-    np.testing.assert_allclose(outputs, expected, rtol=1e-6, atol=1e-6)
-    assert state == model.state
+    weights, state = model.init(shapes.signature(x))
+    w, b = (np.asarray(a) for a in weights[0])
+
+    def log_softmax_by_hand(offset):
+        logits = 2.0 * (x @ w + b) + offset
+        return logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+
+    outputs, new_state = model.pure_fn(x, weights)
+    np.testing.assert_allclose(outputs, log_softmax_by_hand(np.array([0.0, 1.0])), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(new_state[1], [0.0, 1.0])
+
+    other = (state[0], jnp.array([5.0, -5.0]), state[2])
+    outputs, new_state = model.pure_fn(x, weights, other)
+    np.testing.assert_allclose(outputs, log_softmax_by_hand(np.array([5.0, -5.0])), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(new_state[1], [5.0, -5.0])
+    np.testing.assert_array_equal(model.state[1], [0.0, 1.0])   # pure: the layer keeps its own

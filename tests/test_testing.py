@@ -20,6 +20,24 @@ class SneakyStr(str):
     def __eq__(self, other):
         return True
 
+    def __str__(self):
+        return self
+
+
+class SneakyFloat(float):
+    def __eq__(self, other):
+        return True
+
+
+class SneakierInt(SneakyInt):
+    def __int__(self):  # int() passes an int subclass through (deprecated, not refused)
+        return SneakyInt(7)
+
+
+class SneakierFloat(SneakyFloat):
+    def __float__(self):
+        return SneakyFloat(0.5)
+
 
 def test_numbers_strings_and_lists_come_back_as_the_builtin_types():
     assert plain([1, 2.5, "a", None, True, (3, 4)]) == [1, 2.5, "a", None, True, [3, 4]]
@@ -36,6 +54,13 @@ def test_subclasses_that_fake_equality_lose_their_trick():
     assert type(plain(SneakyInt(7))) is int and plain(SneakyInt(7)) == 7
     assert plain(SneakyStr("Serial[]")) != "something else"
     assert type(plain(SneakyStr("x"))) is str
+    assert plain(SneakyFloat(0.5)) != 1.5 and type(plain(SneakyFloat(0.5))) is float
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_conversions_that_return_subclasses_still_give_the_builtin_types():
+    assert type(plain(SneakierInt(7))) is int and plain(SneakierInt(7)) == 7
+    assert type(plain(SneakierFloat(0.5))) is float and plain(SneakierFloat(0.5)) == 0.5
 
 
 @pytest.mark.parametrize("value", [AlwaysEqual(), [AlwaysEqual()], np.array([AlwaysEqual()]), {"a": 1}])

@@ -81,9 +81,10 @@ def test_a_label_outside_the_datasets_encoding_raises_value_error_naming_it():
     with tfds.testing.mock_data(as_data_source_fn=hand_made_source({"imdb_reviews": unlabelled})):
         with pytest.raises(ValueError, match=r"label = -1.*\[0, 1\].*'unsupervised' split has no labels"):
             data.load_tfds_text("imdb_reviews", "unsupervised")
-    # TFDS's random mock draws polarity from 0..254, mostly not 0, 2 or 4.
-    with tfds.testing.mock_data(num_examples=3):
-        with pytest.raises(ValueError, match=r"polarity = \d+, but this dataset's labels are \[0, 2, 4\]"):
+    # A polarity between the dataset's 0, 2 and 4, after a valid example.
+    odd_polarity = [{"text": b"fine", "polarity": np.int32(4)}, {"text": b"meh", "polarity": np.int32(1)}]
+    with tfds.testing.mock_data(as_data_source_fn=hand_made_source({"sentiment140": odd_polarity})):
+        with pytest.raises(ValueError, match=r"polarity = 1, but this dataset's labels are \[0, 2, 4\]"):
             data.load_tfds_text("sentiment140", "train")
 
 
@@ -230,8 +231,10 @@ def test_without_loop_every_example_comes_exactly_once_in_order_or_shuffled():
 
         assert len(batches) == 3 and all(b[0].shape == (3, 1) for b in batches)
         assert sorted(seen) == [(100 + i, i % 2) for i in range(7)]
-        if not shuffle:
-            assert [first for first, _ in seen] == list(range(100, 107))
+        # The oracle: in order, or one permutation drawn from the seed.
+        order = np.random.default_rng(3).permutation(7) if shuffle else np.arange(7)
+        assert [first for first, _ in seen] == (100 + order).tolist()
+    assert np.random.default_rng(3).permutation(7).tolist() != list(range(7)), "seed 3 must shuffle"
 
 
 def test_training_batches_loop_forever_full_each_pass_a_new_permutation_of_the_seed():
@@ -463,7 +466,14 @@ def test_mock_tfds_data_trains_the_capstone_classifier_through_the_pipeline(tmp_
     train_losses = loop.history.get("train", "metrics/CrossEntropyLoss")
     assert [step for step, _ in train_losses] == [1, 2, 4]
     assert all(np.isfinite(value) for _, value in train_losses)
-    assert all(0.0 <= value <= 1.0 for _, value in loop.history.get("eval", "metrics/Accuracy"))
+    # The last eval (at step 4, with the final weights) ran on the eval stream's third batch
+    # (evals at steps 1, 2 and 4, one batch each): its accuracy, computed here from the model's outputs.
+    eval_inputs, eval_targets, eval_weights = list(itertools.islice(
+        data.padded_batches(test, test_labels, batch_size, loop=True, max_len=max_len), 3))[-1]
+    predicted = np.asarray(model(eval_inputs)).argmax(axis=1)
+    by_hand = np.sum(eval_weights * (predicted == eval_targets)) / np.sum(eval_weights)
+    (last_step, last_accuracy), = loop.history.get("eval", "metrics/Accuracy")[-1:]
+    assert last_step == 4 and last_accuracy == pytest.approx(by_hand, abs=1e-6)
     inputs, _, _ = next(data.padded_batches(test, test_labels, batch_size, max_len=max_len))
     log_probs = np.asarray(model(inputs))
     assert inputs.shape == (8, 12) and log_probs.shape == (8, 2)

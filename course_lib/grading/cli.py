@@ -5,7 +5,8 @@ sandbox (see course_lib.grading.sandbox). Prints, for each notebook, its total a
 each test's grade_id, points, max points, pass/fail and failure message; with
 --json, a JSON list with one result per notebook (see course_lib.grading.grade).
 Exits 0 whenever grading ran, whatever the scores; 1 if the grader itself failed on
-a notebook; 2 when it could not run (unknown assignment, no release, no sandbox).
+a notebook; 2 when it could not run (unknown assignment, no release, invalid grading.toml,
+no sandbox).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import sys
 from course_lib.grading import sandbox
 from course_lib.grading.assignment import Assignment, AssignmentNotFound
 from course_lib.grading.execute import GraderError
-from course_lib.grading.grade import grade_notebook
+from course_lib.grading.grade import check, grade_notebook
 
 
 def main(argv=None) -> int:
@@ -32,17 +33,16 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         assignment = Assignment(args.assignment, args.course_dir)
-        for name in assignment.notebook_names:
-            assignment.release(name)
+        limits = check(assignment)
         if not args.unsafe:
             sandbox.check()
-    except (AssignmentNotFound, FileNotFoundError, sandbox.SandboxUnavailable) as error:
+    except (AssignmentNotFound, FileNotFoundError, ValueError, sandbox.SandboxUnavailable) as error:
         print(f"course-grade: {error}", file=sys.stderr)
         return 2
     results, failures = [], 0
     for path in args.notebooks:
         try:
-            result = grade_notebook(path, assignment, sandboxed=not args.unsafe)
+            result = grade_notebook(path, assignment, limits, sandboxed=not args.unsafe)
         except GraderError as error:
             print(f"course-grade: {path}: the grader failed, no grade: {error}", file=sys.stderr)
             failures += 1

@@ -53,10 +53,22 @@ class Settings:
 
 
 def settings(course_dir: Path) -> Settings:
-    """Reads `[tool.course]` (repository, branch) and the dependencies from pyproject.toml."""
-    project = tomllib.loads((course_dir / "pyproject.toml").read_text())
+    """Reads `[tool.course]` (repository, branch) and the dependencies from pyproject.toml.
+
+    Raises:
+      ValueError: pyproject.toml lacks one of them.
+    """
+    path = course_dir / "pyproject.toml"
+    project = tomllib.loads(path.read_text())
     course = project.get("tool", {}).get("course", {})
-    names = [re.split(r"[<>=!~ \[;]", dep, maxsplit=1)[0] for dep in project["project"]["dependencies"]]
+    dependencies = project.get("project", {}).get("dependencies")
+    for key in ("repository", "branch"):
+        if not isinstance(course.get(key), str):
+            raise ValueError(f"{path}: [tool.course] must set {key} (a string), e.g. "
+                             'repository = "https://github.com/OWNER/REPO", branch = "main"')
+    if not isinstance(dependencies, list):
+        raise ValueError(f"{path}: [project] must list the dependencies")
+    names = [re.split(r"[<>=!~ \[;]", dep, maxsplit=1)[0] for dep in dependencies]
     return Settings(course["repository"].rstrip("/").removesuffix(".git"), course["branch"],
                     tuple(n for n in names if n.lower() not in KEEP))
 
@@ -103,11 +115,14 @@ def stamp(path: Path, public_path: str, s: Settings) -> bool:
     return True
 
 
-def stamp_course(course_dir: Path) -> list[Path]:
+def stamp_course(course_dir: Path, names=None) -> list[Path]:
     """Stamps the labs (notebooks/) and the assignment sources (solutions/, whose badges open the
-    release in assignments/); returns the notebooks that changed."""
+    release in assignments/); returns the notebooks that changed. With `names`, only the sources
+    of those assignments."""
     s = settings(course_dir)
-    targets = [(p, f"notebooks/{p.name}") for p in sorted((course_dir / "notebooks").glob("*.ipynb"))]
+    targets = [] if names else [(p, f"notebooks/{p.name}")
+                                for p in sorted((course_dir / "notebooks").glob("*.ipynb"))]
     targets += [(p, f"{layout.RELEASE}/{p.parent.name}/{p.name}")
-                for p in sorted((course_dir / layout.SOURCE).glob("*/*.ipynb"))]
+                for p in sorted((course_dir / layout.SOURCE).glob("*/*.ipynb"))
+                if not names or p.parent.name in names]
     return [path for path, public in targets if stamp(path, public, s)]

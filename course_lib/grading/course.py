@@ -16,7 +16,6 @@ Exits 1 if the reference or the release does not score as it must.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -25,7 +24,7 @@ import nbformat
 
 from course_lib.grading import gradebook, layout, release
 from course_lib.grading.assignment import Assignment, is_answer
-from course_lib.grading.autograde import Course, autograde
+from course_lib.grading.autograde import Course, NotAllGraded, autograde, default_jobs
 from course_lib.grading.execute import execute_notebook
 
 CAPSTONE = "tweet_sentiment"
@@ -70,6 +69,11 @@ def sample_class(course_dir: Path, submitted: Path) -> list[str]:
 
 
 def main(argv=None) -> int:
+    try:
+        jobs = default_jobs()
+    except ValueError as error:
+        print(f"course: $JOBS: {error}", file=sys.stderr)
+        return 2
     course_dir = layout.course_root()
     build = course_dir / "build"
     sample = build / "sample_class"
@@ -81,11 +85,14 @@ def main(argv=None) -> int:
     print("Grading the sample class...", flush=True)
     names = sample_class(course_dir, sample / layout.SUBMITTED)
     db, csv_path = sample / layout.GRADEBOOK, sample / layout.GRADES_CSV
-    autograde(Course(course_dir, submitted=sample / layout.SUBMITTED, autograded=sample / layout.AUTOGRADED,
-                     feedback_dir=sample / layout.FEEDBACK, db=db, csv=csv_path),
-              jobs=int(os.environ.get("JOBS", "1") or 1))
+    problems = []
+    try:
+        autograde(Course(course_dir, submitted=sample / layout.SUBMITTED, autograded=sample / layout.AUTOGRADED,
+                         feedback_dir=sample / layout.FEEDBACK, db=db, csv=csv_path), jobs=jobs)
+    except NotAllGraded as error:
+        problems.append(str(error))
 
-    grades, problems = [], []
+    grades = []
     for name in names:
         for student, (score, max_score) in sorted(gradebook.scores(db, name).items()):
             grades.append({"student": student, "assignment": name, "score": score, "max_score": max_score})

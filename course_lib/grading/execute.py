@@ -25,7 +25,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from course_lib.grading import guard, layout
 from course_lib.grading.limits import Limits
-from course_lib.grading.sandbox import Sandbox
+from course_lib.grading.sandbox import KERNEL_SETTINGS, Sandbox
 
 MAX_ERROR = 100_000   # characters of an error message kept here (grade.py scrubs, then cuts to 1000)
 PREAMBLE_SECONDS = 120  # the preamble imports numpy, jax, course_lib: not the learner's time
@@ -60,10 +60,10 @@ class Run:
 
 
 def kernel_env(extra: dict | None = None) -> dict[str, str]:
-    """The environment of a kernel run without a sandbox: ours, deterministic and quiet, plus `extra`."""
+    """The environment of a kernel run without a sandbox: ours with this Python's tools on PATH,
+    the settings of a sandboxed kernel (sandbox.KERNEL_SETTINGS), then `extra`."""
     env = layout.with_tools_on_path()
-    env.update({"PYTHONHASHSEED": "0", "MPLBACKEND": "agg", "TQDM_DISABLE": "1",
-                "PYDEVD_DISABLE_FILE_VALIDATION": "1"})
+    env.update(KERNEL_SETTINGS)
     env.update(extra or {})
     return env
 
@@ -84,10 +84,13 @@ def run_cells(sources: list[str], tests: set[int] = frozenset(), instructor_impo
 
     A cell that raises does not stop the run. A cell past its time or the output
     limit is interrupted and fails; if the kernel does not respond to the interrupt,
-    or dies, or the notebook runs out of time, the run stops there.
+    or dies, or the notebook runs out of time, the run stops there. The notebook's time
+    starts after the grader's preamble. The learner's cells share one output budget
+    (limits.output_kb); each test cell has a budget of its own, so that a chatty answer
+    cell does not make the tests after it fail.
 
     Raises:
-      GraderError: the kernel could not be started.
+      GraderError: the kernel could not be started, or the grader's preamble failed in it.
       sandbox.SandboxUnavailable: no sandbox can be made here (and `sandboxed` is true).
     """
     limits = limits or Limits()
@@ -96,37 +99,40 @@ def run_cells(sources: list[str], tests: set[int] = frozenset(), instructor_impo
     cells = [nbformat.v4.new_code_cell(guard.preamble(token, guarded_modules))]
     cells += [nbformat.v4.new_code_cell(prologue + s if i in tests else s) for i, s in enumerate(sources)]
     notebook = nbformat.v4.new_notebook(cells=cells)
+    own_budget = {0, *(i + 1 for i in tests)}  # the preamble's and the tests' cell indices
     if sandboxed:
         with Sandbox(limits, data_dir) as box:
-            client = _GradingClient(notebook, limits, km=box.kernel_manager())
+            client = _GradingClient(notebook, limits, own_budget, km=box.kernel_manager())
             # bwrap's own environment; it gives the kernel a clean one (sandbox._environment).
             return _run(client, cells, tests, limits, box.scratch, env=dict(os.environ))
     with tempfile.TemporaryDirectory(prefix="course-grade-") as scratch:
-        client = _GradingClient(notebook, limits, kernel_name="python3")
+        client = _GradingClient(notebook, limits, own_budget, kernel_name="python3")
         env = kernel_env({"COURSE_DATA_DIR": str(data_dir)} if data_dir else None)
         return _run(client, cells, tests, limits, Path(scratch), env)
 
 
 def _run(client, cells, tests, limits, workdir, env) -> Run:
+    """Starts the kernel, runs the preamble (cells[0]), then the learner's cells; the kernel is
+    shut down and the client's channels stopped however it ends."""
     run = Run()
     client.resources = {"metadata": {"path": str(workdir)}}
-    deadline = time.monotonic() + limits.notebook_seconds
     with contextlib.ExitStack() as stack:
-        try:
+        try:  # cleanup_kc: nbclient leaves a kernel manager it was given (the sandbox's) running
             stack.enter_context(client.setup_kernel(env=env, cwd=str(workdir), stdout=subprocess.DEVNULL,
-                                                    stderr=subprocess.DEVNULL))
+                                                    stderr=subprocess.DEVNULL, cleanup_kc=True))
         except Exception as error:
             raise GraderError(f"the kernel could not start: {type(error).__name__}: {error}") from error
-        for index, cell in enumerate(cells):
-            number = index - 1  # the preamble is not the learner's
+        _run_preamble(client, cells[0], max(limits.cell_seconds, PREAMBLE_SECONDS))
+        deadline = time.monotonic() + limits.notebook_seconds
+        for number, cell in enumerate(cells[1:]):
+            index = number + 1  # the cell's index in the notebook, after the preamble
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 run.stopped = f"the notebook ran out of its {limits.notebook_seconds:g} s time limit"
                 break
-            allowed = limits.cell_seconds if number >= 0 else max(limits.cell_seconds, PREAMBLE_SECONDS)
-            client.timeout = max(1, int(min(allowed, remaining)))
+            client.timeout = max(1, int(min(limits.cell_seconds, remaining)))
             try:
-                client.execute_cell(cell, index, store_history=number >= 0 and number not in tests)
+                client.execute_cell(cell, index, store_history=number not in tests)
             except CellTimeoutError:
                 run.errors[number] = (f"TimeoutError: the cell ran longer than {client.timeout} s "
                                       "and was stopped (an endless loop?)")
@@ -144,28 +150,49 @@ def _run(client, cells, tests, limits, workdir, env) -> Run:
                 run.stopped = "the kernel died while the notebook ran"
                 break
             error = client.failure(index)
-            if error and number < 0:
-                raise GraderError(f"the grader's preamble failed in the kernel: {error}")
             if error:
                 run.errors[number] = error
-                for sign, what in _LIMIT_SIGNS:
-                    if sign in error:
-                        run.hit(what.format(limits=limits))
+            if client.limit_hit(index):
+                run.hit(_LIMIT_NOTES[client.limit_hit(index)].format(limits=limits))
             run.finished = number + 1
     return run
 
 
-class _GradingClient(NotebookClient):
-    """An nbclient that keeps no outputs, counts their size, and records each cell's failure."""
+def _run_preamble(client, cell, seconds) -> None:
+    """Runs the grader's preamble (cell 0) within `seconds`. It is not the learner's code, so
+    however it fails, the grader has failed.
 
-    def __init__(self, notebook, limits: Limits, **kwargs):
+    Raises:
+      GraderError: the preamble raised, ran past `seconds` or the kernel died running it.
+    """
+    client.timeout = int(seconds)
+    try:
+        client.execute_cell(cell, 0, store_history=False)
+    except CellTimeoutError as error:
+        raise GraderError(f"the grader's preamble ran longer than {client.timeout} s") from error
+    except DeadKernelError as error:
+        raise GraderError("the kernel died while running the grader's preamble") from error
+    if client.failure(0):
+        raise GraderError(f"the grader's preamble failed in the kernel: {client.failure(0)}")
+
+
+class _GradingClient(NotebookClient):
+    """An nbclient that keeps no outputs, counts their size, and records each cell's failure
+    and the limit it ran into.
+
+    Output is counted against a budget of limits.output_kb: the cells of `own_budget` (cell
+    indices) each have their own, all other cells share one.
+    """
+
+    def __init__(self, notebook, limits: Limits, own_budget: set[int] = frozenset(), **kwargs):
         super().__init__(notebook, timeout=limits.cell_seconds, allow_errors=True,
                          interrupt_on_timeout=False, record_timing=False,
                          shutdown_kernel="immediate", on_cell_executed=self._on_executed, **kwargs)
         self._output_limit = limits.output_kb * 1024
-        self._output_bytes = 0
+        self._own_budget = own_budget
+        self._spent: dict[int | None, int] = {}  # budget (a cell index, or None: shared) -> bytes
         self._errors: dict[int, str] = {}
-        self._over_limit: set[int] = set()
+        self._limits: dict[int, str] = {}        # cell index -> a key of _LIMIT_NOTES
         self._pollers: set = set()
 
     async def _async_poll_output_msg(self, *args):
@@ -190,43 +217,73 @@ class _GradingClient(NotebookClient):
 
     def failure(self, index) -> str | None:
         """The cell's failure: its output limit, its error output, or its execute_reply's error."""
-        if index in self._over_limit:
-            return (f"OutputLimitError: the notebook printed more than {self._output_limit // 1024} KiB "
+        if self._limits.get(index) == "output":
+            return (f"OutputLimitError: the output went past its limit ({self._output_limit // 1024} KiB) "
                     "and the cell was stopped")
         return self._errors.get(index)
 
+    def limit_hit(self, index) -> str | None:
+        """The limit the cell ran into (a key of _LIMIT_NOTES), or None."""
+        return self._limits.get(index)
+
     def output(self, outs, msg, display_id, cell_index):
         content = msg.get("content", {})
-        self._output_bytes += len(str(content))
+        budget = cell_index if cell_index in self._own_budget else None
+        self._spent[budget] = self._spent.get(budget, 0) + len(str(content))
         if msg.get("msg_type") == "error":
-            self._errors.setdefault(cell_index, _describe(content))
-        if self._output_bytes > self._output_limit and cell_index not in self._over_limit:
-            self._over_limit.add(cell_index)
+            self._record_error(cell_index, content)
+        if self._spent[budget] > self._output_limit and self._limits.get(cell_index) != "output":
+            self._limits[cell_index] = "output"
             asyncio.ensure_future(self.km.interrupt_kernel())
         return None  # outputs are not kept
 
     def _on_executed(self, cell, cell_index, execute_reply):
         content = (execute_reply or {}).get("content", {})
         if content.get("status") == "error":  # even if the error output was suppressed
-            self._errors.setdefault(cell_index, _describe(content))
+            self._record_error(cell_index, content)
         elif content.get("status") not in ("ok", None):
             self._errors.setdefault(cell_index, f"the cell ended with status {content.get('status')!r}")
 
+    def _record_error(self, cell_index, content) -> None:
+        """Keeps the cell's first error, and the limit it shows the cell ran into."""
+        if cell_index not in self._errors:
+            self._errors[cell_index] = _describe(content)
+            if _limit_of(content):
+                self._limits.setdefault(cell_index, _limit_of(content))
 
-_LIMIT_SIGNS = [
-    ("MemoryError", "a cell ran out of the memory limit ({limits.memory_mb} MiB)"),
-    ("limit of processes", "the notebook reached its limit of processes and threads ({limits.processes})"),
-    ("OutputLimitError", "the notebook printed more than its output limit ({limits.output_kb} KiB)"),
-    ("File too large", "a cell wrote a file larger than the limit ({limits.file_mb} MiB)"),
-]
+
+_LIMIT_NOTES = {
+    "memory": "a cell ran out of the memory limit ({limits.memory_mb} MiB)",
+    "processes": "the notebook reached its limit of processes and threads ({limits.processes})",
+    "output": "a cell was stopped at the output limit ({limits.output_kb} KiB)",
+    "file": "a cell wrote a file larger than the limit ({limits.file_mb} MiB)",
+}
+
+
+def _limit_of(content) -> str | None:
+    """The limit (a key of _LIMIT_NOTES) an error shows its cell ran into, or None.
+
+    Read from the exception's type and errno, which the limits produce, not from anywhere in
+    its message: a learner's ValueError('MemoryError') is no limit.
+    """
+    name, value = content.get("ename"), str(content.get("evalue", ""))
+    if name == "MemoryError":
+        return "memory"
+    if (name == "RuntimeError" and value.startswith("can't start new thread")
+            or name == "BlockingIOError" and value.startswith("[Errno 11]")):  # EAGAIN: RLIMIT_NPROC
+        return "processes"
+    if name == "OSError" and value.startswith("[Errno 27]"):                     # EFBIG: RLIMIT_FSIZE
+        return "file"
+    return None
 
 
 def _describe(content) -> str:
+    """'ErrorName: message' for an error's content, without colours or run-dependent paths."""
     name = str(content.get("ename", "Error"))[:200]
     value = _CELL_FILE.sub("<cell>", _ANSI.sub("", str(content.get("evalue", ""))))[:MAX_ERROR]
     if name == "NotImplementedError" and not value.strip():
         value = "not implemented yet (the answer cell still raises NotImplementedError)"
-    if "can't start new thread" in value or (name == "BlockingIOError" and "unavailable" in value):
+    if _limit_of(content) == "processes":
         value += " (the notebook reached its limit of processes and threads)"
     return f"{name}: {value}".strip()
 
@@ -258,6 +315,8 @@ def execute_notebook(path: Path, workdir: Path, timeout: float = 600.0,
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(notebook, timeout=int(timeout), kernel_name="python3",
                             resources={"metadata": {"path": str(workdir)}})
-    client.execute(env=env or kernel_env({"TQDM_DISABLE": "0"}), stdout=subprocess.DEVNULL,
+    # JAX on whatever device the host has: a lab is not graded.
+    labs_env = {"TQDM_DISABLE": "0", "JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "")}
+    client.execute(env=env or kernel_env(labs_env), stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
     return notebook

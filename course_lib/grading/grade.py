@@ -13,6 +13,7 @@ Messages never carry a line of a hidden test's code.
 from __future__ import annotations
 
 import re
+import weakref
 from pathlib import Path
 
 from course_lib.data.corpus import default_data_dir
@@ -25,20 +26,21 @@ MAX_MESSAGE = 1000  # characters of a failure message kept
 _HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
 
 
-def grade_notebook(path, assignment: Assignment, limits=None, sandboxed: bool = True,
-                   data_dir=None) -> dict:
+def grade_notebook(path, assignment: Assignment, limits=None, sandboxed: bool = True) -> dict:
     """Grades the notebook at `path` against `assignment`'s tests, hidden ones included.
 
     Args:
       limits: limits.Limits; by default those of grading.toml for this assignment.
       sandboxed: run the kernel in the sandbox; False only for trusted notebooks (--unsafe).
-      data_dir: the NLTK data directory the notebook may read; course_lib's default by default.
+
+    The notebook may read course_lib's default NLTK data directory.
 
     Never raises for a bad submission: it comes back with status 'ungradable' and the reason.
 
     Raises:
       execute.GraderError: the grader itself failed (no result should be recorded).
       sandbox.SandboxUnavailable: no sandbox can be made here.
+      FileNotFoundError, ValueError: the assignment cannot be graded (see `check`).
     """
     path = Path(path)
     try:
@@ -49,13 +51,11 @@ def grade_notebook(path, assignment: Assignment, limits=None, sandboxed: bool = 
                        {}, f"not graded: {error.reason}")
     source = assignment.sources[name]
     rebuilt = reconcile(submission, source, assignment.release(name))
-    instructor = [c.source for c in source.cells if c.cell_type == "code" and is_fixed(c)]
+    imports, guarded, hidden = _cached(assignment, ("code", name), lambda: _instructor_code(source))
     run = run_cells(rebuilt.cells, tests=set(rebuilt.test_index.values()),
-                    instructor_imports=guard.imports_of([c for c in instructor if "BEGIN HIDDEN" not in c]),
-                    guarded_modules=guard.modules_for(instructor),
-                    limits=limits or limits_module.load(assignment.course_dir, assignment.name),
-                    sandboxed=sandboxed, data_dir=data_dir or default_data_dir())
-    hidden = hidden_lines(source)
+                    instructor_imports=imports, guarded_modules=guarded,
+                    limits=limits or _cached(assignment, ("limits",), lambda: check(assignment)),
+                    sandboxed=sandboxed, data_dir=default_data_dir())
     outcomes = {}
     for grade_id, index in rebuilt.test_index.items():
         if index in run.errors:
@@ -69,6 +69,36 @@ def grade_notebook(path, assignment: Assignment, limits=None, sandboxed: bool = 
                    "not run: the test cell is missing from the source")
 
 
+def check(assignment: Assignment) -> limits_module.Limits:
+    """Checks that `assignment` can be graded, and returns its limits (from grading.toml).
+
+    Raises:
+      FileNotFoundError: a release is missing or out of date with its source (`make release`).
+      ValueError: grading.toml is invalid for this assignment.
+    """
+    for name in assignment.notebook_names:
+        assignment.release(name)
+    return limits_module.load(assignment.course_dir, assignment.name)
+
+
+# What is the same for every submission of an assignment, computed once per Assignment object.
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _cached(assignment: Assignment, key: tuple, compute):
+    values = _CACHE.setdefault(assignment, {})
+    if key not in values:
+        values[key] = compute()
+    return values[key]
+
+
+def _instructor_code(source) -> tuple:
+    """(the modules the instructor's visible cells import, the modules to guard, the hidden lines)."""
+    instructor = [c.source for c in source.cells if c.cell_type == "code" and is_fixed(c)]
+    return (guard.imports_of([c for c in instructor if "BEGIN HIDDEN" not in c]),
+            guard.modules_for(instructor), hidden_lines(source))
+
+
 def hidden_lines(source) -> list[str]:
     """The lines of code of the hidden tests of a source notebook (stripped; short ones left out)."""
     lines = []
@@ -79,12 +109,12 @@ def hidden_lines(source) -> list[str]:
 
 
 def scrub(message: str, hidden: list[str]) -> str:
-    """`message` without any line of hidden test code in it, then cut to MAX_MESSAGE characters
-    (in that order, so that no hidden line survives half cut)."""
+    """`message` without any line of hidden test code in it. It is cut to MAX_MESSAGE characters
+    only afterwards (in `_result`), so that no hidden line survives half cut."""
     for line in hidden:
         if line in message:
             message = message.replace(line, "[hidden test code]")
-    return message[:MAX_MESSAGE]
+    return message
 
 
 def _source_for(path: Path, submission, assignment: Assignment) -> str:
@@ -104,6 +134,7 @@ def _source_for(path: Path, submission, assignment: Assignment) -> str:
 
 
 def _result(path, assignment, notebook, status, reason, outcomes, missing_message) -> dict:
+    """The result as JSON data; every message is cut to MAX_MESSAGE characters here (after scrubbing)."""
     tests = []
     for test in assignment.tests(notebook):
         passed, message = outcomes.get(test.grade_id, (False, missing_message))

@@ -22,9 +22,11 @@ import ast
 import re
 import secrets
 
-MODULES = [
-    "builtins", "math", "random", "itertools", "functools", "operator", "os", "os.path",
-    "tempfile", "json", "numpy", "numpy.testing", "numpy.linalg", "numpy.random",
+# Python's own modules: a snapshot of them is always taken.
+PYTHON_MODULES = ["builtins", "math", "random", "itertools", "functools", "operator", "os", "os.path",
+                  "tempfile", "json"]
+MODULES = PYTHON_MODULES + [
+    "numpy", "numpy.testing", "numpy.linalg", "numpy.random",
     "jax", "jax.numpy", "jax.nn", "jax.random", "jax.tree_util", "jax.scipy.special", "optax",
     "course_lib", "course_lib.fastmath", "course_lib.fastmath.random", "course_lib.layers",
     "course_lib.layers.base", "course_lib.layers.core", "course_lib.layers.combinators",
@@ -72,9 +74,7 @@ def modules_for(code: list[str]) -> list[str]:
     """The modules of MODULES worth a snapshot for a notebook: those whose package its
     instructor and test cells mention (Python's own always)."""
     text = "\n".join(code)
-    always = {"builtins", "math", "random", "itertools", "functools", "operator", "os", "os.path",
-              "tempfile", "json"}
-    return [m for m in MODULES if m in always or re.search(rf"\b{m.split('.')[0]}\b", text)]
+    return [m for m in MODULES if m in PYTHON_MODULES or re.search(rf"\b{m.split('.')[0]}\b", text)]
 
 
 def new_token() -> str:

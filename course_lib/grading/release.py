@@ -1,7 +1,7 @@
 """`python -m course_lib.grading.release [ASSIGNMENT ...]` (`make release`): regenerate the student versions.
 
 First writes the "Open in Colab" badges and Colab set-up cells of the labs and
-the sources (see colab.py). Then runs `nbgrader generate_assignment` for each
+the sources (see colab.py; with ASSIGNMENT names, only those assignments' sources). Then runs `nbgrader generate_assignment` for each
 assignment in solutions/ (all by default): it writes assignments/<name>/
 without solution code or hidden tests, and registers the assignment in the
 gradebook. Then it checks the release.
@@ -57,7 +57,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     course_dir = Path(args.course_dir) if args.course_dir else layout.course_root()
     try:
-        for path in colab.stamp_course(course_dir):
+        for path in colab.stamp_course(course_dir, args.names):
             print(f"stamped the Colab cells of {path.relative_to(course_dir)}")
         for path in generate(course_dir, args.names):
             print(f"released {path.relative_to(course_dir)}")

@@ -44,6 +44,10 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 # Settings of the grader's environment that reach the kernel: how many threads it computes with
 # (e.g. XLA_FLAGS=--xla_cpu_multi_thread_eigen=false to keep each kernel on one thread).
 PASSED_THROUGH = ["XLA_FLAGS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"]
+# The settings of every grading kernel, sandboxed or not (--unsafe, execute.kernel_env):
+# deterministic, quiet, on the CPU.
+KERNEL_SETTINGS = {"PYTHONHASHSEED": "0", "MPLBACKEND": "agg", "TQDM_DISABLE": "1",
+                   "PYDEVD_DISABLE_FILE_VALIDATION": "1", "JAX_PLATFORMS": "cpu"}
 
 
 class SandboxUnavailable(RuntimeError):
@@ -93,7 +97,7 @@ class Sandbox:
 
     def __enter__(self):
         check()
-        _remove_stale()
+        _remove_stale_once()
         self._job = Path(tempfile.mkdtemp(prefix="cg-"))  # short: Unix socket paths are limited
         (self._job / "ipc").mkdir()
         (self._job / "scratch").mkdir()
@@ -109,11 +113,6 @@ class Sandbox:
     def scratch(self) -> Path:
         """The host side of the kernel's working directory (empty at start, deleted at exit)."""
         return self._job / "scratch"
-
-    @property
-    def process_limit(self) -> str:
-        """How the process limit is enforced: 'cgroup' or 'rlimit'."""
-        return "cgroup" if self._cgroups else "rlimit"
 
     def kernel_manager(self) -> AsyncKernelManager:
         """A kernel manager that starts the kernel in this sandbox and reaches it by IPC."""
@@ -169,10 +168,10 @@ class _OneSpec(KernelSpecManager):
 
 
 def _environment(data_dir) -> dict[str, str]:
-    env = {"PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
-           "HOME": SCRATCH, "TMPDIR": "/tmp", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0",
-           "MPLBACKEND": "agg", "MPLCONFIGDIR": f"{SCRATCH}/.matplotlib", "TQDM_DISABLE": "1",
-           "PYDEVD_DISABLE_FILE_VALIDATION": "1", "JAX_PLATFORMS": "cpu"}
+    """The sandboxed kernel's whole environment: KERNEL_SETTINGS, and nothing of the host's but
+    PASSED_THROUGH."""
+    env = {**KERNEL_SETTINGS, "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+           "HOME": SCRATCH, "TMPDIR": "/tmp", "LANG": "C.UTF-8", "MPLCONFIGDIR": f"{SCRATCH}/.matplotlib"}
     if data_dir is not None:
         env["COURSE_DATA_DIR"] = str(Path(data_dir).resolve())
     env.update({name: os.environ[name] for name in PASSED_THROUGH if name in os.environ})
@@ -184,7 +183,8 @@ def _make_cgroups(name: str, limits: Limits) -> list[Path]:
     if os.geteuid() != 0:
         return []
     memory = str(limits.memory_mb * 1024 * 1024)
-    if (CGROUP_ROOT / "cgroup.controllers").exists():           # cgroup v2
+    v2 = (CGROUP_ROOT / "cgroup.controllers").exists()
+    if v2:
         plans = [(CGROUP_ROOT / "course-grade" / name, {"pids.max": str(limits.processes),
                                                          "memory.max": memory})]
     else:                                                        # cgroup v1
@@ -192,6 +192,9 @@ def _make_cgroups(name: str, limits: Limits) -> list[Path]:
                  (CGROUP_ROOT / "memory" / "course-grade" / name, {"memory.limit_in_bytes": memory})]
     made = []
     try:
+        if v2:  # else the sandbox's cgroup has no pids.max and memory.max to write
+            (CGROUP_ROOT / "course-grade").mkdir(exist_ok=True)
+            (CGROUP_ROOT / "course-grade" / "cgroup.subtree_control").write_text("+pids +memory")
         for directory, settings in plans:
             directory.mkdir(parents=True)
             made.append(directory)
@@ -204,18 +207,32 @@ def _make_cgroups(name: str, limits: Limits) -> list[Path]:
     return made
 
 
-def _remove_stale(max_age_seconds: float = 6 * 3600) -> None:
+STALE_AFTER_SECONDS = 6 * 3600  # far more than any notebook's time limit
+
+
+@functools.cache
+def _remove_stale_once() -> None:
+    """_remove_stale, the first time a sandbox is made in this process only."""
+    _remove_stale()
+
+
+def _remove_stale(max_age_seconds: float = STALE_AFTER_SECONDS) -> None:
     """Removes what graders that were killed left behind: their job directories and cgroups.
 
-    Only what is older than `max_age_seconds` (far more than a notebook's time limit) goes,
-    so that the sandboxes of other graders running now are left alone.
+    Only what is ours (a job directory holds ipc/ and scratch/) and older than `max_age_seconds`
+    goes, so that other programs' files and the sandboxes of graders running now are left alone.
     """
-    now = time.time()
-    stale = [p for p in Path(tempfile.gettempdir()).glob("cg-*")
-             if p.is_dir() and now - p.stat().st_mtime > max_age_seconds]
+    def old(path: Path) -> bool:
+        try:
+            return time.time() - path.stat().st_mtime > max_age_seconds
+        except FileNotFoundError:  # another grader removed it first
+            return False
+
+    jobs = Path(tempfile.gettempdir()).glob("cg-*")
+    stale = [p for p in jobs if (p / "ipc").is_dir() and (p / "scratch").is_dir() and old(p)]
     if os.geteuid() == 0:
         cgroups = [*CGROUP_ROOT.glob("*/course-grade/cg-*"), *CGROUP_ROOT.glob("course-grade/cg-*")]
-        stale += [p for p in cgroups if now - p.stat().st_mtime > max_age_seconds]
+        stale += [p for p in cgroups if old(p)]
     for path in stale:
         if path.is_relative_to(CGROUP_ROOT):
             _remove_cgroup(path)

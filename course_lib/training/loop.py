@@ -95,8 +95,7 @@ class Loop:
         replicated, split = self._replicated, self._split_batch
         # Batches go in as NumPy arrays: jit splits them over the devices as it transfers them.
         # The hyperparameters are constants of the compiled step: XLA folds them into its arithmetic.
-        self._train_step = jax.jit(_make_train_step(model, self._task.loss_layer, optimizer,
-                                                    optimizer.opt_params),
+        self._train_step = jax.jit(_make_train_step(model, self._task.loss_layer, optimizer),
                                    donate_argnums=(0, 1, 2), out_shardings=replicated,
                                    in_shardings=(replicated, replicated, replicated, split))
         self._eval_steps = [jax.jit(_make_eval_step(self._eval_model, task.metrics),
@@ -149,7 +148,8 @@ class Loop:
         losses, started = [], time.perf_counter()
         with tqdm(total=n_steps, desc="Training", unit="step") as bar:
             for _ in range(n_steps):
-                batch = self._checked(self._next_train_batch())
+                batch = self._next_train_batch()
+                self._check(batch)
                 self._weights, self._slots, step, loss = self._train_step(
                     self._weights, self._slots, step, batch)
                 self._step += 1
@@ -173,7 +173,9 @@ class Loop:
         for task, eval_step in zip(self._eval_tasks, self._eval_steps):
             totals = np.zeros(len(task.metrics))
             for _ in range(task.n_eval_batches):
-                totals += np.asarray(jax.device_get(eval_step(self._weights, self._checked(task.next_batch()))))
+                batch = task.next_batch()
+                self._check(batch)
+                totals += np.asarray(jax.device_get(eval_step(self._weights, batch)))
             for name, total in zip(task.metric_names, totals):
                 value = total / task.n_eval_batches
                 self._record("eval", name, value)
@@ -195,15 +197,14 @@ class Loop:
             return batch
         return self._task.next_batch()
 
-    def _checked(self, batch) -> tuple:
-        """The batch, once checked that its first (batch) axis splits evenly over the devices."""
+    def _check(self, batch) -> None:
+        """Raises ValueError unless the batch's first (batch) axis splits evenly over the devices."""
         size = np.shape(batch[0])[0] if np.ndim(batch[0]) else 0
         if size % self._n_devices:
             raise ValueError(
                 f"The batch size {size} is not a multiple of the {self._n_devices} devices it is "
                 f"split over: use a batch size divisible by {self._n_devices}, or "
                 f"Loop(..., n_devices=1).")
-        return tuple(batch)
 
     def _replicate(self, tree):
         """A copy of `tree` on every device (a copy, so that donating it frees nothing else)."""
@@ -223,8 +224,9 @@ class Loop:
         tqdm.write(f"Step {step:6d}: {message}")
 
 
-def _make_train_step(model, loss_layer, optimizer, opt_params):
+def _make_train_step(model, loss_layer, optimizer):
     """One training step: (weights, slots, step, batch) -> (weights, slots, step + 1, loss)."""
+    opt_params = optimizer.opt_params  # constants of the compiled step
 
     def loss_fn(weights, batch):
         model_output = model(batch[0], weights=weights)
