@@ -26,9 +26,9 @@ and `--merge RESULT.json ...` records such results as step 2 and 3 do.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
-import dataclasses
 import multiprocessing
 import os
 import sys
