@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_lib.grading import execute, gradebook, guard, sandbox
+from course_lib.grading import execute, gradebook, judge, sandbox
 from course_lib.grading.assignment import Assignment
 from course_lib.grading.autograde import Course, autograde, merge
 from course_lib.grading.limits import Limits
@@ -19,23 +19,26 @@ from course_lib.grading.grade import grade_notebook
 from course_lib.grading.notebooks import Ungradable, read_submission
 from grading_support import answered, by_grade_id, course_grade, failed, nbgrader_cell, new_course, write
 
-HIDDEN_ADD = "assert add(-2, 2) == 0, 'add(-2, 2) should be 0'"
+PROBE_ADD = "@probe\ndef add_result(a, b):\n    return add(a, b)\n"
+HIDDEN_ADD = PROBE_ADD + "assert add_result(-2, 2) == 0, 'add(-2, 2) should be 0'"
+PROBE_HALVE = "@probe\ndef halved(x):\n    return halve(x)\n"
 
 
 def toy_source():
     """Two exercises, `add` (1 + 2 points) and `halve` (1 + 1 points), with visible and hidden tests."""
     cells = [
         nbgrader_cell("markdown", "# Toy assignment", "intro"),
-        nbgrader_cell("code", "import random\nimport numpy as np", "imports"),
+        nbgrader_cell("code", "import random\nimport numpy as np\nfrom course_lib.testing import probe", "imports"),
         nbgrader_cell("code", "def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION",
               "add_solution", solution=True, locked=False),
-        nbgrader_cell("code", "assert add(1, 2) == 3, 'add(1, 2) should be 3'", "add_visible", grade=True, points=1),
+        nbgrader_cell("code", PROBE_ADD + "assert add_result(1, 2) == 3, 'add(1, 2) should be 3'", "add_visible",
+                      grade=True, points=1),
         nbgrader_cell("code", f"# hidden tests\n### BEGIN HIDDEN TESTS\n{HIDDEN_ADD}\n### END HIDDEN TESTS",
               "add_hidden", grade=True, points=2),
         nbgrader_cell("code", "def halve(x):\n    ### BEGIN SOLUTION\n    return x / 2\n    ### END SOLUTION",
               "halve_solution", solution=True, locked=False),
-        nbgrader_cell("code", "assert halve(4) == 2", "halve_visible", grade=True, points=1),
-        nbgrader_cell("code", "### BEGIN HIDDEN TESTS\nassert halve(-3) == -1.5, 'halve(-3) should be -1.5'\n"
+        nbgrader_cell("code", PROBE_HALVE + "assert halved(4) == 2", "halve_visible", grade=True, points=1),
+        nbgrader_cell("code", "### BEGIN HIDDEN TESTS\n" + PROBE_HALVE + "assert halved(-3) == -1.5, 'halve(-3) should be -1.5'\n"
                       "### END HIDDEN TESTS", "halve_hidden", grade=True, points=1),
     ]
     notebook = nbformat.v4.new_notebook(cells=cells)
@@ -268,21 +271,22 @@ def test_the_kernel_is_shut_down_when_the_cells_have_run(tmp_path, sandboxed):
 @pytest.mark.parametrize("preamble", ["import time\ntime.sleep(30)", "import os\nos._exit(3)",
                                       "raise ValueError('broken grader')"])
 def test_a_preamble_that_fails_is_the_graders_error_not_the_learners(monkeypatch, preamble):
-    monkeypatch.setattr(execute.guard, "preamble", lambda *args: preamble)
+    monkeypatch.setattr(execute, "preamble", lambda *args: preamble)
     monkeypatch.setattr(execute, "PREAMBLE_SECONDS", 2)
     with pytest.raises(execute.GraderError, match="preamble"):
         execute.run_cells(["x = 1"], limits=Limits(cell_seconds=2), sandboxed=False)
 
 
 def test_the_notebook_time_limit_starts_after_the_graders_preamble(monkeypatch):
-    monkeypatch.setattr(execute.guard, "preamble", lambda *args: "import time\ntime.sleep(4)")
+    monkeypatch.setattr(execute, "preamble", lambda *args: "import time\ntime.sleep(4)")
     run = execute.run_cells(["x = 1", "y = 2"], limits=Limits(notebook_seconds=3), sandboxed=False)
     assert run.stopped is None and run.finished == 2 and not run.errors
 
 
 def test_a_chatty_cell_does_not_make_the_tests_after_it_fail():
-    chatty, quiet = "while True:\n    print('x' * 2000)", "print('y' * 6000)"
-    run = execute.run_cells([chatty, quiet, quiet], tests={1, 2}, sandboxed=False,
+    chatty = "while True:\n    print('x' * 2000)"
+    quiet = judge.split("quiet", "@probe\ndef chat():\n    print('y' * 6000)\n    return 1\nassert chat() == 1")
+    run = execute.run_cells([chatty, "", ""], tests={1: quiet, 2: quiet}, sandboxed=False,
                             limits=Limits(output_kb=8, cell_seconds=20))
     assert run.errors[0].startswith("OutputLimitError")
     assert 1 not in run.errors and 2 not in run.errors      # each test has an output budget of its own
@@ -302,10 +306,6 @@ def test_kernels_get_the_same_settings_with_or_without_the_sandbox():
         assert env.items() >= sandbox.KERNEL_SETTINGS.items()
         assert env["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
 
-
-def test_pythons_own_modules_are_always_guarded():
-    assert guard.modules_for([]) == guard.PYTHON_MODULES
-    assert "numpy" in guard.modules_for(["import numpy as np"])
 
 
 def test_stale_leftovers_are_looked_for_once_per_process(monkeypatch):

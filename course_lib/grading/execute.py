@@ -1,17 +1,20 @@
-"""Running a rebuilt notebook, cell by cell, in a fresh kernel in a sandbox, within limits.
+"""Running a rebuilt notebook, cell by cell, in a fresh kernel in a sandbox, within limits,
+with each test judged here, outside the kernel (judge.py).
 
 The host (this process) runs nbclient; the kernel runs in the sandbox (sandbox.py)
-and all that comes back from it are Jupyter messages, JSON, which nbclient
-parses. Nothing the kernel produces is unpickled or executed here. Outputs are
-not kept, only each cell's error; whether a cell failed is read both from its
-error output and from its execute_reply.
+and all that comes back from it are Jupyter messages, JSON, bounded and parsed
+defensively (kernel_client.py). Nothing the kernel produces is unpickled or executed
+here. Outputs are not kept, only each cell's error and the probes' results (wire data).
+
+A test cell is not run in the kernel: its probes are defined there, and its judge runs
+here, calling them (see judge.py).
 """
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import json
 import os
-import re
+import secrets
 import subprocess
 import tempfile
 import time
@@ -19,19 +22,60 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from course_lib.grading import guard, layout
+from course_lib.grading import layout
+from course_lib.grading.judge import StopRun, Test, run_judge
+from course_lib.grading.kernel_client import GradingClient, bound_session, bounded_context
 from course_lib.grading.limits import Limits
 from course_lib.grading.sandbox import KERNEL_SETTINGS, Sandbox
+from course_lib.testing import ProbeFailed, WireError, decode, encode
 
-MAX_ERROR = 100_000   # characters of an error message kept here (grade.py scrubs, then cuts to 1000)
 PREAMBLE_SECONDS = 120  # the preamble imports numpy, jax, course_lib: not the learner's time
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-# Where ipykernel stores a cell's code differs from run to run: name it the same way each time.
-_CELL_FILE = re.compile(r"/[^\s:'\"]*/ipykernel_\d+/\d+\.py")
+
+# Run first in the kernel, without history: seeds, then the probes' runner under a name drawn
+# at random for each run. The runner defines a test's probes (their globals: the notebook's)
+# and calls one on arguments sent as wire data, publishing its result or its error as wire data.
+_PREAMBLE = '''\
+def _course_grader_setup(token):
+    import builtins, json, random, types
+    random.seed(0)
+    import numpy
+    numpy.random.seed(0)
+    from IPython import get_ipython
+    from IPython.display import publish_display_data
+    from course_lib.testing import MIME, decode, encode
+    probes = {}
+
+    def define(source):
+        probes.clear()
+        exec(compile(source, "<test>", "exec"), get_ipython().user_ns, probes)
+
+    def call(name, arguments):
+        args, kwargs = decode(arguments)
+        try:
+            result = {"value": encode(probes[name](*args, **kwargs))}
+        except (Exception, SystemExit) as error:
+            try:
+                message = str(error)[:2000]
+            except Exception:
+                message = "(its message could not be read)"
+            result = {"error": [type(error).__name__, message]}
+        publish_display_data({MIME: json.dumps(result)})
+
+    setattr(builtins, token, types.SimpleNamespace(define=define, call=call))
+
+_course_grader_setup(TOKEN)
+del _course_grader_setup
+'''
+
+
+def preamble(token: str) -> str:
+    """The code run first in the kernel: seeds, then the probes' runner, as builtins.<token>."""
+    return _PREAMBLE.replace("TOKEN", repr(token))
 
 
 class GraderError(RuntimeError):
@@ -68,94 +112,171 @@ def kernel_env(extra: dict | None = None) -> dict[str, str]:
     return env
 
 
-def run_cells(sources: list[str], tests: set[int] = frozenset(), instructor_imports: str = "",
-              limits: Limits | None = None, sandboxed: bool = True, data_dir=None,
-              guarded_modules: list[str] = guard.MODULES) -> Run:
-    """Runs the code `sources` in order in a new Python kernel.
+def run_cells(sources: list[str], tests: dict[int, Test] | None = None, imports: str = "",
+              limits: Limits | None = None, sandboxed: bool = True, data_dir=None) -> Run:
+    """Runs the code `sources` in order in a new Python kernel; judges the test cells here.
 
     Args:
       sources: the cells' code.
-      tests: indices of the test cells: they run guarded (guard.py) and out of the kernel's history.
-      instructor_imports: import lines of the instructor's cells, re-run before each test.
+      tests: index of each test cell -> the test (judge.split): its probes are defined in the
+        kernel, its judge runs here; the cell's own code is not run in the kernel.
+      imports: the instructor's import lines, run in each judge's namespace.
       limits: see limits.Limits.
       sandboxed: run the kernel in the sandbox (False only for trusted notebooks: --unsafe).
       data_dir: the NLTK data directory to show the kernel (read-only).
-      guarded_modules: the modules restored before each test (guard.py).
 
-    A cell that raises does not stop the run. A cell past its time or the output
-    limit is interrupted and fails; if the kernel does not respond to the interrupt,
-    or dies, or the notebook runs out of time, the run stops there. The notebook's time
-    starts after the grader's preamble. The learner's cells share one output budget
-    (limits.output_kb); each test cell has a budget of its own, so that a chatty answer
-    cell does not make the tests after it fail.
+    A cell that raises does not stop the run; a test whose judge raises (or whose probe's call
+    into the learner's code raised and the judge did not catch it) fails with that message. A
+    cell or a probe's call past its time or the output limit is interrupted and fails; if the
+    kernel does not respond to the interrupt, or dies, or the notebook runs out of time, the run
+    stops there. The notebook's time starts after the grader's preamble. The learner's cells
+    share one output budget (limits.output_kb); each test cell has a budget of its own, so that
+    a chatty answer cell does not make the tests after it fail.
 
     Raises:
       GraderError: the kernel could not be started, or the grader's preamble failed in it.
       sandbox.SandboxUnavailable: no sandbox can be made here (and `sandboxed` is true).
     """
-    limits = limits or Limits()
-    token = guard.new_token()
-    prologue = guard.test_prologue(token, instructor_imports)
-    cells = [nbformat.v4.new_code_cell(guard.preamble(token, guarded_modules))]
-    cells += [nbformat.v4.new_code_cell(prologue + s if i in tests else s) for i, s in enumerate(sources)]
+    limits, tests = limits or Limits(), tests or {}
+    token = "_" + secrets.token_hex(12)
+    cells = [nbformat.v4.new_code_cell(preamble(token))]
+    cells += [nbformat.v4.new_code_cell(s) for s in sources]
     notebook = nbformat.v4.new_notebook(cells=cells)
     own_budget = {0, *(i + 1 for i in tests)}  # the preamble's and the tests' cell indices
-    if sandboxed:
-        with Sandbox(limits, data_dir) as box:
-            client = _GradingClient(notebook, limits, own_budget, km=box.kernel_manager())
-            # bwrap's own environment; it gives the kernel a clean one (sandbox._environment).
-            return _run(client, cells, tests, limits, box.scratch, env=dict(os.environ))
-    with tempfile.TemporaryDirectory(prefix="course-grade-") as scratch:
-        client = _GradingClient(notebook, limits, own_budget, kernel_name="python3")
-        env = kernel_env({"COURSE_DATA_DIR": str(data_dir)} if data_dir else None)
-        return _run(client, cells, tests, limits, Path(scratch), env)
+    context = bounded_context()
+    try:
+        if sandboxed:
+            with Sandbox(limits, data_dir) as box:
+                km = box.kernel_manager()
+                km.context = context
+                client = GradingClient(notebook, limits, own_budget, km=km)
+                # bwrap's own environment; it gives the kernel a clean one (sandbox._environment).
+                return _Runner(client, cells, tests, imports, limits, token).run(box.scratch, dict(os.environ))
+        with tempfile.TemporaryDirectory(prefix="course-grade-") as scratch:
+            km = AsyncKernelManager(kernel_name="python3", context=context)
+            client = GradingClient(notebook, limits, own_budget, km=km)
+            env = kernel_env({"COURSE_DATA_DIR": str(data_dir)} if data_dir else None)
+            return _Runner(client, cells, tests, imports, limits, token).run(Path(scratch), env)
+    finally:
+        context.destroy(linger=0)
 
 
-def _run(client, cells, tests, limits, workdir, env) -> Run:
-    """Starts the kernel, runs the preamble (cells[0]), then the learner's cells; the kernel is
-    shut down and the client's channels stopped however it ends."""
-    run = Run()
-    client.resources = {"metadata": {"path": str(workdir)}}
-    with contextlib.ExitStack() as stack:
-        try:  # cleanup_kc: nbclient leaves a kernel manager it was given (the sandbox's) running
-            stack.enter_context(client.setup_kernel(env=env, cwd=str(workdir), stdout=subprocess.DEVNULL,
-                                                    stderr=subprocess.DEVNULL, cleanup_kc=True))
-        except Exception as error:
-            raise GraderError(f"the kernel could not start: {type(error).__name__}: {error}") from error
-        _run_preamble(client, cells[0], max(limits.cell_seconds, PREAMBLE_SECONDS))
-        deadline = time.monotonic() + limits.notebook_seconds
-        for number, cell in enumerate(cells[1:]):
-            index = number + 1  # the cell's index in the notebook, after the preamble
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                run.stopped = f"the notebook ran out of its {limits.notebook_seconds:g} s time limit"
-                break
-            client.timeout = max(1, int(min(limits.cell_seconds, remaining)))
-            try:
-                client.execute_cell(cell, index, store_history=number not in tests)
-            except CellTimeoutError:
-                run.errors[number] = (f"TimeoutError: the cell ran longer than {client.timeout} s "
-                                      "and was stopped (an endless loop?)")
-                run.hit(f"a cell ran longer than its time limit ({client.timeout} s)")
-                run.finished = number + 1
-                client.stop_pollers()
-                if not _interrupt(client, cells):
-                    run.stopped = "a cell ran past its time limit and the kernel did not stop"
+class _Runner:
+    """One run: the kernel's cells in order, the tests' judges here."""
+
+    def __init__(self, client, cells, tests, imports, limits, token):
+        self.client, self.cells, self.tests, self.imports = client, cells, tests, imports
+        self.limits, self.token, self.result = limits, token, Run()
+        self.deadline = float("inf")
+
+    def run(self, workdir, env) -> Run:
+        """Starts the kernel, runs the preamble (cells[0]), then the notebook's cells; the kernel is
+        shut down and the client's channels stopped however it ends."""
+        client, run = self.client, self.result
+        client.resources = {"metadata": {"path": str(workdir)}}
+        bound_session(client.km.session, client.received)
+        with contextlib.ExitStack() as stack:
+            try:  # cleanup_kc: nbclient leaves a kernel manager it was given (the sandbox's) running
+                stack.enter_context(client.setup_kernel(env=env, cwd=str(workdir), stdout=subprocess.DEVNULL,
+                                                        stderr=subprocess.DEVNULL, cleanup_kc=True))
+            except Exception as error:
+                raise GraderError(f"the kernel could not start: {type(error).__name__}: {error}") from error
+            _run_preamble(client, self.cells[0], max(self.limits.cell_seconds, PREAMBLE_SECONDS))
+            self.deadline = time.monotonic() + self.limits.notebook_seconds
+            for number in range(len(self.cells) - 1):
+                if time.monotonic() >= self.deadline:
+                    run.stopped = f"the notebook ran out of its {self.limits.notebook_seconds:g} s time limit"
                     break
-                continue
-            except DeadKernelError:
-                run.errors[number] = ("the kernel died while running this cell (the code ended "
-                                      "Python, crashed, or used more memory than allowed)")
+                try:
+                    if number in self.tests:
+                        self._judge(number)
+                    else:
+                        self._cell(number)
+                except StopRun as stop:
+                    run.stopped = str(stop)
+                    run.finished = number + 1
+                    break
                 run.finished = number + 1
-                run.stopped = "the kernel died while the notebook ran"
-                break
-            error = client.failure(index)
+        return run
+
+    def _execute(self, number: int, cell) -> str | None:
+        """Runs `cell` as cell `number` of the notebook; its failure message, or None.
+
+        Raises:
+          StopRun: the kernel died, or did not answer after an interrupt.
+        """
+        client, run, index = self.client, self.result, number + 1
+        client.timeout = max(1, int(min(self.limits.cell_seconds, self.deadline - time.monotonic())))
+        try:
+            client.execute_cell(cell, index, store_history=number not in self.tests)
+        except CellTimeoutError:
+            run.hit(f"a cell ran longer than its time limit ({client.timeout} s)")
+            client.stop_pollers()
+            if not _interrupt(client, self.cells):
+                raise StopRun("a cell ran past its time limit and the kernel did not stop") from None
+            return (f"TimeoutError: the cell ran longer than {client.timeout} s and was stopped "
+                    "(an endless loop?)")
+        except DeadKernelError:
+            run.errors.setdefault(number, "the kernel died while running this cell (the code ended "
+                                          "Python, crashed, or used more memory than allowed)")
+            raise StopRun("the kernel died while the notebook ran") from None
+        except Exception as error:  # e.g. an execute_reply that is not what the protocol says
+            client.stop_pollers()
+            run.errors.setdefault(number, f"MalformedMessage: {type(error).__name__}: {str(error)[:200]}")
+            raise StopRun("the kernel sent a message the grader could not read") from None
+        if client.limit_hit(index):
+            run.hit(_LIMIT_NOTES[client.limit_hit(index)].format(limits=self.limits))
+        return client.failure(index)
+
+    def _cell(self, number: int) -> None:
+        error = self._execute(number, self.cells[number + 1])
+        if error:
+            self.result.errors[number] = error
+
+    def _judge(self, number: int) -> None:
+        """Defines the test's probes in the kernel, then runs its judge here."""
+        test, index = self.tests[number], number + 1
+        if test.probes:
+            self.client.forget(index)
+            source = f"{self.token}.define({test.probe_source!r})"
+            error = self._execute(number, nbformat.v4.new_code_cell(source))
             if error:
-                run.errors[number] = error
-            if client.limit_hit(index):
-                run.hit(_LIMIT_NOTES[client.limit_hit(index)].format(limits=limits))
-            run.finished = number + 1
-    return run
+                self.result.errors[number] = f"the test could not be set up in your kernel: {error}"
+                return
+        message = run_judge(test, self.imports, lambda name, args, kwargs: self._call(number, name, args, kwargs))
+        if message:
+            self.result.errors[number] = message
+
+    def _call(self, number: int, name: str, args, kwargs):
+        """Runs probe `name` in the kernel on (args, kwargs); its result, as wire data.
+
+        Raises:
+          ProbeFailed: the probe raised, ran out of time or output, or sent no valid result.
+          StopRun: the kernel died, or the notebook ran out of time.
+        """
+        if time.monotonic() >= self.deadline:
+            raise StopRun(f"the notebook ran out of its {self.limits.notebook_seconds:g} s time limit")
+        index = number + 1
+        self.client.forget(index)
+        arguments = json.dumps(encode([list(args), dict(kwargs)]))
+        error = self._execute(number, nbformat.v4.new_code_cell(f"{self.token}.call({name!r}, {arguments!r})"))
+        results = self.client.results(index)
+        if error and (self.client.limit_hit(index) or not results):
+            ename, _, evalue = error.partition(": ")
+            raise ProbeFailed(name, ename, evalue)
+        if len(results) != 1:
+            raise ProbeFailed(name, "NoResult", f"the test got {len(results)} results from one call of your code, "
+                                                "not 1 (did your code print to the test's channel or stop it?)")
+        try:
+            result = decode(results[0], max_bytes=self.limits.result_mb * 1024 * 1024)
+            if not isinstance(result, dict) or len(result) != 1:
+                raise WireError("not a probe's result")
+            if "error" in result:
+                ename, evalue = (str(part) for part in result["error"])
+                raise ProbeFailed(name, ename[:200], evalue[:2000])
+            return result["value"]
+        except (WireError, KeyError, TypeError, ValueError) as failure:
+            raise ProbeFailed(name, "WireError", str(failure)[:300]) from None
 
 
 def _run_preamble(client, cell, seconds) -> None:
@@ -176,116 +297,12 @@ def _run_preamble(client, cell, seconds) -> None:
         raise GraderError(f"the grader's preamble failed in the kernel: {client.failure(0)}")
 
 
-class _GradingClient(NotebookClient):
-    """An nbclient that keeps no outputs, counts their size, and records each cell's failure
-    and the limit it ran into.
-
-    Output is counted against a budget of limits.output_kb: the cells of `own_budget` (cell
-    indices) each have their own, all other cells share one.
-    """
-
-    def __init__(self, notebook, limits: Limits, own_budget: set[int] = frozenset(), **kwargs):
-        super().__init__(notebook, timeout=limits.cell_seconds, allow_errors=True,
-                         interrupt_on_timeout=False, record_timing=False,
-                         shutdown_kernel="immediate", on_cell_executed=self._on_executed, **kwargs)
-        self._output_limit = limits.output_kb * 1024
-        self._own_budget = own_budget
-        self._spent: dict[int | None, int] = {}  # budget (a cell index, or None: shared) -> bytes
-        self._errors: dict[int, str] = {}
-        self._limits: dict[int, str] = {}        # cell index -> a key of _LIMIT_NOTES
-        self._pollers: set = set()
-
-    async def _async_poll_output_msg(self, *args):
-        return await self._tracked(super()._async_poll_output_msg(*args))
-
-    async def _async_poll_kernel_alive(self):
-        return await self._tracked(super()._async_poll_kernel_alive())
-
-    async def _tracked(self, coroutine):
-        task = asyncio.current_task()
-        self._pollers.add(task)
-        try:
-            return await coroutine
-        finally:
-            self._pollers.discard(task)
-
-    def stop_pollers(self) -> None:
-        """Cancels the listeners a timed-out cell leaves behind (nbclient does not): else they
-        would swallow the next cells' messages."""
-        for task in list(self._pollers):
-            task.cancel()
-
-    def failure(self, index) -> str | None:
-        """The cell's failure: its output limit, its error output, or its execute_reply's error."""
-        if self._limits.get(index) == "output":
-            return (f"OutputLimitError: the output went past its limit ({self._output_limit // 1024} KiB) "
-                    "and the cell was stopped")
-        return self._errors.get(index)
-
-    def limit_hit(self, index) -> str | None:
-        """The limit the cell ran into (a key of _LIMIT_NOTES), or None."""
-        return self._limits.get(index)
-
-    def output(self, outs, msg, display_id, cell_index):
-        content = msg.get("content", {})
-        budget = cell_index if cell_index in self._own_budget else None
-        self._spent[budget] = self._spent.get(budget, 0) + len(str(content))
-        if msg.get("msg_type") == "error":
-            self._record_error(cell_index, content)
-        if self._spent[budget] > self._output_limit and self._limits.get(cell_index) != "output":
-            self._limits[cell_index] = "output"
-            asyncio.ensure_future(self.km.interrupt_kernel())
-        return None  # outputs are not kept
-
-    def _on_executed(self, cell, cell_index, execute_reply):
-        content = (execute_reply or {}).get("content", {})
-        if content.get("status") == "error":  # even if the error output was suppressed
-            self._record_error(cell_index, content)
-        elif content.get("status") not in ("ok", None):
-            self._errors.setdefault(cell_index, f"the cell ended with status {content.get('status')!r}")
-
-    def _record_error(self, cell_index, content) -> None:
-        """Keeps the cell's first error, and the limit it shows the cell ran into."""
-        if cell_index not in self._errors:
-            self._errors[cell_index] = _describe(content)
-            if _limit_of(content):
-                self._limits.setdefault(cell_index, _limit_of(content))
-
-
 _LIMIT_NOTES = {
     "memory": "a cell ran out of the memory limit ({limits.memory_mb} MiB)",
     "processes": "the notebook reached its limit of processes and threads ({limits.processes})",
     "output": "a cell was stopped at the output limit ({limits.output_kb} KiB)",
     "file": "a cell wrote a file larger than the limit ({limits.file_mb} MiB)",
 }
-
-
-def _limit_of(content) -> str | None:
-    """The limit (a key of _LIMIT_NOTES) an error shows its cell ran into, or None.
-
-    Read from the exception's type and errno, which the limits produce, not from anywhere in
-    its message: a learner's ValueError('MemoryError') is no limit.
-    """
-    name, value = content.get("ename"), str(content.get("evalue", ""))
-    if name == "MemoryError":
-        return "memory"
-    if (name == "RuntimeError" and value.startswith("can't start new thread")
-            or name == "BlockingIOError" and value.startswith("[Errno 11]")):  # EAGAIN: RLIMIT_NPROC
-        return "processes"
-    if name == "OSError" and value.startswith("[Errno 27]"):                     # EFBIG: RLIMIT_FSIZE
-        return "file"
-    return None
-
-
-def _describe(content) -> str:
-    """'ErrorName: message' for an error's content, without colours or run-dependent paths."""
-    name = str(content.get("ename", "Error"))[:200]
-    value = _CELL_FILE.sub("<cell>", _ANSI.sub("", str(content.get("evalue", ""))))[:MAX_ERROR]
-    if name == "NotImplementedError" and not value.strip():
-        value = "not implemented yet (the answer cell still raises NotImplementedError)"
-    if _limit_of(content) == "processes":
-        value += " (the notebook reached its limit of processes and threads)"
-    return f"{name}: {value}".strip()
 
 
 def _interrupt(client, cells, grace_seconds=10) -> bool:

@@ -6,8 +6,8 @@
         "tests": [{"grade_id": "tweet_to_tensor_visible", "points": 1.0, "max_points": 1.0,
                    "passed": True, "message": ""}, ...]}
 
-A test cell passes when running it raises no error (nbgrader's rule, except that
-warnings printed to stderr do not fail a test). Its points are all or nothing.
+A test cell passes when its judge raises no error (nbgrader's rule, applied to the judge,
+which runs here, outside the learner's kernel: see judge.py). Its points are all or nothing.
 Messages never carry a line of a hidden test's code.
 """
 from __future__ import annotations
@@ -17,8 +17,8 @@ import weakref
 from pathlib import Path
 
 from course_lib.data.corpus import default_data_dir
-from course_lib.grading import guard, limits as limits_module
-from course_lib.grading.assignment import Assignment, is_fixed
+from course_lib.grading import judge, limits as limits_module
+from course_lib.grading.assignment import Assignment, grade_id, is_fixed, is_test
 from course_lib.grading.execute import run_cells
 from course_lib.grading.notebooks import Ungradable, read_submission, reconcile
 
@@ -51,9 +51,9 @@ def grade_notebook(path, assignment: Assignment, limits=None, sandboxed: bool = 
                        {}, f"not graded: {error.reason}")
     source = assignment.sources[name]
     rebuilt = reconcile(submission, source, assignment.release(name))
-    imports, guarded, hidden = _cached(assignment, ("code", name), lambda: _instructor_code(source))
-    run = run_cells(rebuilt.cells, tests=set(rebuilt.test_index.values()),
-                    instructor_imports=imports, guarded_modules=guarded,
+    imports, tests, hidden = _cached(assignment, ("code", name), lambda: _instructor_code(source))
+    run = run_cells(rebuilt.cells, tests={index: tests[gid] for gid, index in rebuilt.test_index.items()},
+                    imports=imports,
                     limits=limits or _cached(assignment, ("limits",), lambda: check(assignment)),
                     sandboxed=sandboxed, data_dir=default_data_dir())
     outcomes = {}
@@ -74,11 +74,29 @@ def check(assignment: Assignment) -> limits_module.Limits:
 
     Raises:
       FileNotFoundError: a release is missing or out of date with its source (`make release`).
+      judge.AuthoringError: a test cell cannot be judged as written (see `authoring_problems`).
       ValueError: grading.toml is invalid for this assignment.
     """
     for name in assignment.notebook_names:
         assignment.release(name)
+        problems = authoring_problems(assignment.sources[name])
+        if problems:
+            raise judge.AuthoringError(f"{assignment.name}/{name}: " + "; ".join(problems))
     return limits_module.load(assignment.course_dir, assignment.name)
+
+
+def authoring_problems(source) -> list[str]:
+    """What in a source notebook's test cells would not work when judged outside the kernel:
+    each judge may use only its imports, the instructor's imports, builtins and its probes."""
+    imports, tests, _ = _instructor_code(source)
+    provided = judge.imported_names(imports) if imports else set()
+    problems = []
+    for test in tests.values():
+        unknown = judge.check(test, provided)
+        if unknown:
+            problems.append(f"test cell '{test.grade_id}' uses {', '.join(unknown)} outside its probes; the "
+                            "grader runs that part outside the learner's kernel: read them in a @probe")
+    return problems
 
 
 # What is the same for every submission of an assignment, computed once per Assignment object.
@@ -93,10 +111,15 @@ def _cached(assignment: Assignment, key: tuple, compute):
 
 
 def _instructor_code(source) -> tuple:
-    """(the modules the instructor's visible cells import, the modules to guard, the hidden lines)."""
+    """(the instructor's visible cells' imports, grade_id -> judge.Test of each test cell, the
+    hidden lines).
+
+    Raises:
+      judge.AuthoringError: a test cell is not valid Python.
+    """
     instructor = [c.source for c in source.cells if c.cell_type == "code" and is_fixed(c)]
-    return (guard.imports_of([c for c in instructor if "BEGIN HIDDEN" not in c]),
-            guard.modules_for(instructor), hidden_lines(source))
+    tests = {grade_id(c): judge.split(grade_id(c), c.source) for c in source.cells if is_test(c)}
+    return (judge.imports_of([c for c in instructor if "BEGIN HIDDEN" not in c]), tests, hidden_lines(source))
 
 
 def hidden_lines(source) -> list[str]:
@@ -139,7 +162,12 @@ def _result(path, assignment, notebook, status, reason, outcomes, missing_messag
     for test in assignment.tests(notebook):
         passed, message = outcomes.get(test.grade_id, (False, missing_message))
         tests.append({"grade_id": test.grade_id, "points": test.points if passed else 0.0,
-                      "max_points": test.points, "passed": passed, "message": message[:MAX_MESSAGE]})
+                      "max_points": test.points, "passed": passed, "message": _text(message[:MAX_MESSAGE])})
     return {"notebook": str(path), "assignment": assignment.name,
             "score": sum(t["points"] for t in tests), "max_score": assignment.max_score(notebook),
-            "status": status, "reason": reason, "tests": tests}
+            "status": status, "reason": _text(reason) if reason else reason, "tests": tests}
+
+
+def _text(text: str) -> str:
+    """`text` as valid Unicode: a lone surrogate (from a kernel's JSON) becomes '?'."""
+    return text.encode("utf-8", "replace").decode("utf-8")

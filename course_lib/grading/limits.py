@@ -32,6 +32,7 @@ class Limits:
       output_kb: output (printed text, displays, errors), in KiB: the learner's cells share one
         budget of this size, each test cell has its own; past it the cell is interrupted and fails.
       file_mb: largest file the notebook may write (RLIMIT_FSIZE), in MiB.
+      result_mb: largest result one call of a test's probe may send back to the grader, in MiB.
     """
     cell_seconds: float = 300.0
     notebook_seconds: float = 1200.0
@@ -39,6 +40,7 @@ class Limits:
     processes: int = 256
     output_kb: int = 2048
     file_mb: int = 512
+    result_mb: int = 16
 
 
 def load(course_dir: Path, assignment: str | None = None) -> Limits:

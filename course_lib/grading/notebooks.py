@@ -22,6 +22,7 @@ from pathlib import Path
 import nbformat
 
 from course_lib.grading.assignment import grade_id, is_answer, is_fixed, is_test
+from course_lib.testing import WireError, check_depth
 
 
 class Ungradable(Exception):
@@ -32,22 +33,35 @@ class Ungradable(Exception):
         self.reason = reason
 
 
+MAX_BYTES = 64 * 1024 * 1024   # a submitted notebook's size (outputs included)
+MAX_DEPTH = 200                 # nesting of its JSON (a notebook's own is under 10)
+
+
 def read_submission(path: Path) -> nbformat.NotebookNode:
     """Reads a submitted notebook, refusing what cannot be graded.
 
+    Only what grading uses is kept: each cell's type, source (lone surrogates replaced), id and
+    nbgrader metadata; everything else (outputs, other metadata) is dropped unread.
+
     Raises:
-      Ungradable: the file is missing, empty, not JSON, not a notebook, or not nbformat 4.
+      Ungradable: the file is missing, empty, larger than MAX_BYTES, not JSON (or nested deeper
+        than MAX_DEPTH), not a notebook, or not nbformat 4.
     """
     try:
-        raw = Path(path).read_bytes()
+        with open(path, "rb") as file:
+            raw = file.read(MAX_BYTES + 1)
     except OSError as error:
         raise Ungradable(f"cannot read the file: {error.strerror or error}") from None
+    if len(raw) > MAX_BYTES:
+        raise Ungradable(f"the file is larger than {MAX_BYTES // (1024 * 1024)} MiB: clear its outputs and save it again")
     if not raw.strip():
         raise Ungradable("the file is empty")
     try:
-        content = json.loads(raw.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError) as error:
-        raise Ungradable(f"the file is not a notebook: it is not valid JSON ({error})") from None
+        text = raw.decode("utf-8-sig")
+        check_depth(text, MAX_DEPTH)
+        content = json.loads(text)
+    except (UnicodeDecodeError, ValueError, RecursionError, WireError) as error:
+        raise Ungradable(f"the file is not a notebook: it is not valid JSON ({str(error)[:200]})") from None
     if not isinstance(content, dict) or not isinstance(content.get("cells", content.get("worksheets")), list):
         raise Ungradable("the file is not a notebook: it has no list of cells")
     version = content.get("nbformat")
@@ -60,14 +74,32 @@ def read_submission(path: Path) -> nbformat.NotebookNode:
         if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
             continue  # a damaged cell is skipped; the tests it would have held come from the source
         source = cell.get("source", "")
-        source = "".join(source) if isinstance(source, list) else source
+        if isinstance(source, list) and all(isinstance(line, str) for line in source):
+            source = "".join(source)
         if not isinstance(source, str):
             continue
-        metadata = cell.get("metadata") if isinstance(cell.get("metadata"), dict) else {}
-        cell_id = cell.get("id") if isinstance(cell.get("id"), str) else None
+        source = source.encode("utf-8", "replace").decode("utf-8")  # lone surrogates
+        metadata = _nbgrader_only(cell.get("metadata"))
+        cell_id = cell.get("id") if isinstance(cell.get("id"), str) and len(cell.get("id")) <= 64 else None
         cells.append(nbformat.from_dict(
             {"cell_type": cell["cell_type"], "source": source, "metadata": metadata, "id": cell_id}))
     return nbformat.from_dict({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+
+_NBGRADER_KEYS = {"grade_id": str, "grade": bool, "solution": bool, "locked": bool, "task": bool,
+                  "points": (int, float), "schema_version": int}
+
+
+def _nbgrader_only(metadata) -> dict:
+    """A cell's nbgrader metadata, its known keys of the right types only (the rest is the learner's)."""
+    nbgrader = metadata.get("nbgrader") if isinstance(metadata, dict) else None
+    if not isinstance(nbgrader, dict):
+        return {}
+    kept = {key: value for key, value in nbgrader.items()
+            if key in _NBGRADER_KEYS and isinstance(value, _NBGRADER_KEYS[key])}
+    if isinstance(kept.get("grade_id"), str):
+        kept["grade_id"] = kept["grade_id"][:200]
+    return {"nbgrader": kept}
 
 
 @dataclass
