@@ -6,6 +6,7 @@
         WRONG = {"a": {"Relu_solution": code, ...}, ...}      # submissions with several mistakes
         EXPECTED_MESSAGE = {"a": {"Relu": "jax.jit", ...}, ...}  # a phrase each failure must contain
         MISTAKES = [("Relu", code, phrase), ...]              # more mistakes, checked in process
+        CONTEXT = ""            # code the in-process tests run before an answer (e.g. the notebook's data)
 
 The wrong submissions are graded in one batch by the real autograder (`course-grade`); the
 MISTAKES run the setup cell, the answer and the hidden test in this process, which is fast.
@@ -15,9 +16,10 @@ from __future__ import annotations
 import pytest
 
 from course_lib.grading.assignment import Assignment, grade_id, is_answer, is_test
+from course_lib.grading.grade import authoring_problems
 from grading_support import (
     REPO, answered, assert_only_wrong_exercises_lose_points, by_grade_id, failed, grade_versions,
-    run_hidden_test,
+    run_hidden_test, run_test_cell,
 )
 
 
@@ -27,6 +29,8 @@ class GradedAssignment:
     WRONG: dict
     EXPECTED_MESSAGE: dict
     MISTAKES: list
+    CONTEXT: str = ""
+    VISIBLE_TARGET = 0.8    # the share of MISTAKES and WRONG answers the visible tests must catch
 
     @property
     def MAX_SCORE(self) -> float:
@@ -77,9 +81,26 @@ class GradedAssignment:
     @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # overflow, NaN and 0 / 0 in the wrong answers
     def test_the_hidden_tests_name_each_mistake(self, assignment, mistake):
         exercise, answer, phrase = mistake
-        error = run_hidden_test(assignment, exercise, answer)
+        error = run_hidden_test(assignment, exercise, answer, self.CONTEXT)
         assert isinstance(error, AssertionError), f"expected a failed assertion, got {error!r}"
         assert phrase in str(error), str(error)
+
+    @pytest.mark.filterwarnings("ignore::RuntimeWarning")
+    def test_the_visible_tests_catch_most_mistakes_before_submission(self, assignment, capsys):
+        """Every known mistake (MISTAKES, and each wrong answer of WRONG) run against its exercise's
+        visible test only: the learner's self-check must catch at least VISIBLE_TARGET of them."""
+        mistakes = [(exercise, answer) for exercise, answer, _ in self.MISTAKES]
+        mistakes += [(gid.removesuffix("_solution"), code) for wrong in self.WRONG.values() for gid, code in wrong.items()]
+        missed = [(exercise, answer) for exercise, answer in mistakes
+                  if run_test_cell(assignment, f"{exercise}_visible", answer, self.CONTEXT) is None]
+        caught = len(mistakes) - len(missed)
+        with capsys.disabled():
+            print(f"\n{self.NAME}: visible tests catch {caught} of {len(mistakes)} mistakes")
+        assert caught >= self.VISIBLE_TARGET * len(mistakes), (
+            f"visible tests catch {caught} of {len(mistakes)}; missed: " + "; ".join(e for e, _ in missed))
+
+    def test_every_test_cell_can_be_judged_outside_the_kernel(self, assignment):
+        assert authoring_problems(assignment.sources[self.NAME]) == []
 
     def test_the_exercises_are_worth_their_points(self, assignment):
         cells = assignment.sources[self.NAME].cells

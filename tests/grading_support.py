@@ -157,17 +157,24 @@ def leaked_lines(assignment: Assignment) -> list[str]:
             and json.dumps(line.strip())[1:-1] in released]
 
 
-def run_hidden_test(assignment: Assignment, exercise: str, answer: str):
-    """Runs the setup cell, `answer` and the hidden test of `exercise` in this process (fast, no
-    kernel); returns the error the test raised, or None."""
+def run_test_cell(assignment: Assignment, test_id: str, answer: str, context: str = ""):
+    """Runs the setup cell, `context` (code a test relies on, e.g. the notebook's data), `answer` and
+    the test cell `test_id` in this process (fast, no kernel), as the learner's notebook runs them;
+    returns the error the test raised, or None."""
     source = assignment.sources[assignment.notebook_names[0]]
     setup = next(c.source for c in source.cells if c.cell_type == "code" and "from course_lib import" in c.source)
-    hidden = next(c.source for c in source.cells if grade_id(c) == f"{exercise}_hidden")
+    test = next(c.source for c in source.cells if grade_id(c) == test_id)
     namespace = {}
     exec(setup, namespace)
+    exec(context, namespace)
     exec(answer, namespace)
     try:
-        exec(hidden, namespace)
+        exec(test, namespace)
     except Exception as error:  # the grader reports any error of a test cell as its failure
         return error
     return None
+
+
+def run_hidden_test(assignment: Assignment, exercise: str, answer: str, context: str = ""):
+    """`run_test_cell` for the hidden test of `exercise`."""
+    return run_test_cell(assignment, f"{exercise}_hidden", answer, context)
