@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -27,22 +28,27 @@ from course_lib.grading.grade import hidden_lines
 from course_lib.grading.limits import Limits
 from grading_support import answered, nbgrader_cell, new_course, write
 
-# The assignment: `add` (1 + 2 points) and `scale` (1 + 2 points), tested in the robust style
-# the course's assignments use: learners' values are converted to plain numbers before comparing.
-IMPORTS = "import numpy as np\nimport jax.numpy as jnp"
+# The assignment: `add` (1 + 2 points) and `scale` (1 + 2 points), its tests in the course's form:
+# probes call the learner's code in the kernel, judges check the results in the grader.
+IMPORTS = "import numpy as np\nimport jax.numpy as jnp\nfrom course_lib.testing import probe"
 ADD = "def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION"
 SCALE = "def scale(xs, k):\n    ### BEGIN SOLUTION\n    return jnp.asarray(xs) * k\n    ### END SOLUTION"
-ADD_VISIBLE = "result = add(1, 2)\nassert type(result) in (int, float) and result == 3, f'add(1, 2) should be 3, got {result!r}'"
+ADD_VISIBLE = ("@probe\ndef added(a, b):\n    return add(a, b)\n\nresult = added(1, 2)\n"
+               "assert type(result) in (int, float) and result == 3, f'add(1, 2) should be 3, got {result!r}'")
+# The judge's message 'add(-2, 2) should be 0' exists only here, in the grader: the leak attack looks for it.
 ADD_HIDDEN = ("# Hidden tests for add run when your notebook is graded.\n### BEGIN HIDDEN TESTS\n"
-              "def _check_add():\n    outcome = add(-2, 2)\n"
-              "    assert type(outcome) in (int, float), 'add must return a number'\n"
-              "    assert outcome == 0, 'add(-2, 2) should be 0'\n_check_add()\n### END HIDDEN TESTS")
-SCALE_VISIBLE = "np.testing.assert_allclose(np.asarray(scale([1.0, 2.0], 3), dtype=float), [3.0, 6.0])"
+              "@probe\ndef add_outcome(a, b):\n    return add(a, b)\n\n"
+              "outcome = add_outcome(-2, 2)\n"
+              "assert type(outcome) in (int, float), 'add must return a number'\n"
+              "assert outcome == 0, 'add(-2, 2) should be 0'\n### END HIDDEN TESTS")
+SCALE_VISIBLE = ("@probe\ndef scaled(xs, k):\n    return scale(xs, k)\n\n"
+                 "np.testing.assert_allclose(np.asarray(scaled([1.0, 2.0], 3), dtype=float), [3.0, 6.0])")
 SCALE_HIDDEN = ("# Hidden tests for scale run when your notebook is graded.\n### BEGIN HIDDEN TESTS\n"
-                "def _check_scale():\n    values = np.asarray(scale(np.arange(4.0), -2.5), dtype=float)\n"
-                "    assert np.allclose(values, [0.0, -2.5, -5.0, -7.5]), 'scale(x, k) should be x * k'\n"
-                "    assert jnp.allclose(jnp.asarray(values), jnp.arange(4.0) * -2.5), 'scale(x, k) should be x * k'\n"
-                "_check_scale()\n### END HIDDEN TESTS")
+                "@probe\ndef scaled_values(xs, k):\n    return scale(xs, k)\n\n"
+                "values = np.asarray(scaled_values(np.arange(4.0), -2.5), dtype=float)\n"
+                "assert np.allclose(values, [0.0, -2.5, -5.0, -7.5]), 'scale(x, k) should be x * k'\n"
+                "assert np.allclose(values * 2, np.arange(4.0) * -5.0), 'scale(x, k) should be x * k'\n"
+                "### END HIDDEN TESTS")
 
 LIMITS = """
 [defaults]
@@ -103,7 +109,7 @@ ATTACKS = {
     "patched_helpers": (None, WRONG_SCALE + "np.allclose = lambda *a, **k: True\n"
                         "np.testing.assert_allclose = lambda *a, **k: None\njnp.allclose = lambda *a, **k: True\n"
                         "import sys\nsys.modules['numpy'].asarray = lambda *a, **k: np.array([0.0, -2.5, -5.0, -7.5])",
-                        SCALE_OK, "Not equal to tolerance"),
+                        SCALE_OK, None),
     "redefined_builtins": (WRONG_ADD + "import builtins\nbuiltins.print = lambda *a, **k: None\n"
                            "builtins.AssertionError = Exception\nAssertionError = None",
                            None, ADD_OK, "should be"),
@@ -113,13 +119,66 @@ ATTACKS = {
     "suppressed_errors": (WRONG_ADD + "import sys\nget_ipython().showtraceback = lambda *a, **k: None\n"
                           "get_ipython()._showtraceback = lambda *a, **k: None\nsys.excepthook = lambda *a: None",
                           None, ADD_OK, "should be"),
-    "leak_hidden_tests": ("import inspect\ndef add(a, b):\n    caller = inspect.stack()[1]\n"
-                          "    code = inspect.getsource(caller.frame)\n"
-                          "    raise ValueError('LEAK ' + code + ' '.join(map(str, globals().get('_ih', []))))",
-                          None, ADD_OK, "LEAK"),
+    # Reads everything the interpreter holds (frames, code objects, history, linecache, every container
+    # the garbage collector knows) for the hidden judge's message: it never enters the kernel.
+    "leak_hidden_tests": ("import gc, inspect, linecache, sys\n"
+                          "def add(a, b):\n    needle = 'should be ' + str(a + b)\n    seen = []\n"
+                          "    for frame in inspect.stack():\n        seen += [repr(frame.frame.f_code.co_consts), repr(frame.frame.f_locals)]\n"
+                          "    seen += [repr(linecache.cache), repr(globals().get('_ih')), repr(vars(__builtins__) if isinstance(__builtins__, type(sys)) else __builtins__)]\n"
+                          "    for obj in gc.get_objects():\n        if isinstance(obj, (dict, list, tuple)):\n"
+                          "            seen += [item for item in (obj.values() if isinstance(obj, dict) else obj) if isinstance(item, str)]\n"
+                          "        elif inspect.iscode(obj):\n            seen.append(repr(obj.co_consts))\n"
+                          "    found = [text for text in seen if needle in text and text != needle and 'needle' not in text]\n"
+                          "    raise ValueError(('LEAKED ' + found[0][:300]) if found else 'SEARCHED: nothing found')",
+                          None, ADD_OK, "SEARCHED: nothing found"),
+    # Hooks on the IPython shell that rewrite or swallow every later cell, the grader's included.
+    "ast_transformer": ("import ast\nclass Nothing(ast.NodeTransformer):\n    def visit_Module(self, node):\n"
+                        "        return ast.Module(body=[ast.Pass()], type_ignores=[])\n"
+                        "get_ipython().ast_transformers.append(Nothing())", None, ADD_OK | SCALE_OK, None),
+    "input_transformer": ("get_ipython().input_transformers_post.append(lambda lines: ['pass\\n'])",
+                          None, ADD_OK | SCALE_OK, None),
+    "fake_results_after_each_cell": (WRONG_ADD + "from IPython.display import publish_display_data\n"
+                                     "from course_lib.testing import MIME\n"
+                                     "get_ipython().events.register('post_run_cell', lambda result: "
+                                     "publish_display_data({MIME: '{\"value\": null}'}))",
+                                     None, ADD_OK | SCALE_OK, None),
+    "runner_hijacked": ("import builtins, json, types\nfrom IPython.display import publish_display_data\n"
+                        "from course_lib.testing import MIME\n"
+                        "def fake(name, arguments):\n    publish_display_data({MIME: json.dumps({'value': None})})\n"
+                        "for key, value in list(vars(builtins).items()):\n"
+                        "    if isinstance(value, types.SimpleNamespace) and hasattr(value, 'call'):\n"
+                        "        value.call = fake\n" + ADD, None, ADD_OK | SCALE_OK, None),
+    "patch_while_called": ("import numpy, builtins\ndef add(a, b):\n    numpy.allclose = lambda *x, **k: True\n"
+                           "    numpy.testing.assert_allclose = lambda *x, **k: None\n"
+                           "    builtins.AssertionError = type('Nope', (Exception,), {})\n    return a - b",
+                           None, ADD_OK, "should be"),
+    "numpy_internals": (None, WRONG_SCALE + "import numpy\nnumpy._core.numeric.allclose = lambda *a, **k: True\n"
+                        "numpy._core.numeric.isclose = lambda *a, **k: numpy.True_\n"
+                        "numpy.testing._private.utils.assert_allclose = lambda *a, **k: None",
+                        SCALE_OK, "Not equal to tolerance"),
+    "thread_repatches": (WRONG_ADD + "import threading, time, builtins, numpy\ndef repatch():\n"
+                         "    while True:\n        numpy.allclose = lambda *a, **k: True\n"
+                         "        builtins.AssertionError = type('Nope', (Exception,), {})\n        time.sleep(0.001)\n"
+                         "threading.Thread(target=repatch, daemon=True).start()", None, ADD_OK, "should be"),
+    "own_fake_result": ("import json\nfrom IPython.display import publish_display_data\nfrom course_lib.testing import MIME\n"
+                        "def add(a, b):\n    publish_display_data({MIME: json.dumps({'value': 0})})\n    return None",
+                        None, ADD_OK, "results from one call"),
+    # What the grader's host reads: a 2 MB error message, a flood of widget messages, malformed
+    # messages, lone surrogates. Each is this notebook's failure, never the grader's.
+    "huge_error_message": ("def add(a, b):\n    raise ValueError('/a' * 1_000_000)", None, ADD_OK, None),
+    "widget_flood": ("from comm import create_comm\ndef add(a, b):\n    for _ in range(20_000):\n"
+                     "        create_comm(target_name='jupyter.widget', data={'state': {'x': 'y' * 1000}})\n"
+                     "    return a + b", None, ADD_OK, "OutputLimitError"),
+    "malformed_messages": ("def add(a, b):\n    kernel = get_ipython().kernel\n    parent = kernel.get_parent()\n"
+                           "    for kind, content in [('status', {'bogus': 1}), ('comm_msg', {}), ('display_data', {'data': 7}),\n"
+                           "                          ('error', {'ename': ['x'], 'evalue': {'y': 1}}), ('stream', None)]:\n"
+                           "        kernel.session.send(kernel.iopub_socket, kind, content, parent=parent)\n"
+                           "    return a + b", None, set(), None),
+    "lone_surrogates": ("def add(a, b):\n    raise ValueError('bad \\ud800 text \\udfff')", None, ADD_OK, "bad ? text ?"),
 }
 CLEAN = ["clean_1", "clean_2", "clean_3"]
-BROKEN_FILES = {"invalid_json": "{", "old_nbformat": '{"nbformat": 3, "worksheets": []}', "empty_file": ""}
+BROKEN_FILES = {"invalid_json": "{", "old_nbformat": '{"nbformat": 3, "worksheets": []}', "empty_file": "",
+                "deeply_nested": '{"nbformat": 4, "cells": [], "metadata": ' + "[" * 200_000 + "]" * 200_000 + "}"}
 ORPHAN_SECONDS = str(1000 + os.getpid() % 1000)   # what `pgrep` looks for: this run's orphans only
 
 
@@ -162,11 +221,14 @@ def graded(tmp_path_factory):
 
     leftovers_before = _sandbox_leftovers()
     course = Course(root)
+    peak_before, started = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.monotonic()
     with open(os.devnull, "w") as quiet:
         results = {r["student"]: r for r in autograde(course, out=quiet)}
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before) / 1024
     yield {"root": root, "course": course, "assignment": assignment, "results": results,
            "targets": targets, "secrets": secrets, "listener": listener,
-           "leftovers": _sandbox_leftovers() - leftovers_before}
+           "leftovers": _sandbox_leftovers() - leftovers_before, "grown_mib": grown_mib,
+           "seconds": time.monotonic() - started}
     listener.close()
     in_home.unlink()
 
@@ -195,6 +257,14 @@ def test_each_attack_ends_with_the_expected_result(graded, attack):
         assert phrase in messages, result
 
 
+def test_the_graders_own_process_stays_small_and_quick(graded):
+    """The flood of widget messages, the 2 MB error and the malformed messages once grew the grader to
+    1.7 GB or blocked it for minutes; now its peak memory grows by little, and the batch of about 30
+    notebooks takes well under the sum of their time limits."""
+    assert graded["grown_mib"] < 300, f"the grader's peak memory grew by {graded['grown_mib']:.0f} MiB"
+    assert graded["seconds"] < 20 * 60
+
+
 def test_kernel_deaths_are_explained_and_keep_the_points_before(graded):
     for attack in ("os_exit", "segfault"):
         result = graded["results"][attack]
@@ -211,7 +281,7 @@ def test_tampered_test_cells_and_broken_files_are_handled(graded):
     assert {t["grade_id"] for t in results["tampered_tests"]["tests"] if not t["passed"]} == ADD_OK
     assert results["renamed"]["score"] == 6.0 and results["clean_1"]["score"] == 6.0
     for student, reason in (("invalid_json", "not valid JSON"), ("old_nbformat", "format 3"),
-                            ("empty_file", "empty")):
+                            ("empty_file", "empty"), ("deeply_nested", "nested deeper")):
         assert results[student]["status"] == "ungradable" and reason in results[student]["reason"]
 
 
@@ -224,7 +294,7 @@ def test_no_feedback_holds_hidden_test_code(graded):
         text = html.unescape(page.read_text())
         assert not [line for line in hidden if line in text], page
     leak = html.unescape((graded["root"] / "feedback" / "leak_hidden_tests" / "guarded" / "guarded.html").read_text())
-    assert "LEAK" in leak and "[hidden test code]" in leak
+    assert "SEARCHED: nothing found" in leak and "LEAKED" not in leak
 
 
 def test_the_gradebook_has_one_row_per_submission_with_its_score(graded):

@@ -165,6 +165,8 @@ def imported_names(imports: str) -> set[str]:
 
 def describe_probe_failure(error: ProbeFailed) -> str:
     """The message of a test whose probe's call into the learner's code raised."""
+    if error.ename in ("NoResult", "WireError"):    # the grader's own names: the call gave no usable result
+        return f"the test could not read a result from your code ({error.ename}): {error.evalue}"
     if error.ename == "NotImplementedError" and not error.evalue.strip():
         return "NotImplementedError: not implemented yet (the answer cell still raises NotImplementedError)"
     return f"your code raised {error.ename}: {error.evalue}" if error.evalue else f"your code raised {error.ename}"
