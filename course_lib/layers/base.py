@@ -242,6 +242,14 @@ class Layer:
             self.weights, self.state = saved[0], saved[1]
             self._rng = saved[2]
 
+    def _run_with_rng(self, x, rng):
+        """`_run` with `rng` as this layer's key (how a combinator hands each sublayer its key)."""
+        saved, self._rng = self._rng, rng
+        try:
+            return self._run(x)
+        finally:
+            self._rng = saved
+
     def _run(self, x):
         """Runs `forward` on `x`, checking first that the layer can, and naming it in any error."""
         _check_input_count(self, x)
