@@ -16,8 +16,9 @@ from course_lib.layers.combinators import (
     Add, Branch, Concatenate, Drop, Dup, Parallel, Residual, Select, Serial, Swap,
 )
 from course_lib.layers.core import (
-    Dense, Embedding, LogSoftmax, Mean, Relu, Sigmoid, Softmax, Tanh,
+    Dense, Dropout, Embedding, LogSoftmax, Mean, Relu, Sigmoid, Softmax, Tanh,
 )
+from course_lib.layers.normalization import LayerNorm
 from course_lib.layers.metrics import (
     Accuracy, CrossEntropyLoss, WeightedCategoryAccuracy, WeightedCategoryCrossEntropy,
 )
@@ -27,5 +28,6 @@ __all__ = [
     "Serial", "Parallel", "Branch", "Select", "Residual", "Dup", "Drop", "Swap", "Add",
     "Concatenate",
     "Dense", "Embedding", "Mean", "Relu", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
+    "Dropout", "LayerNorm",
     "CrossEntropyLoss", "WeightedCategoryCrossEntropy", "Accuracy", "WeightedCategoryAccuracy",
 ]
