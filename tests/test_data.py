@@ -11,6 +11,7 @@ import pytest
 
 import course_lib
 from course_lib import data
+from course_lib.data import corpus as corpus_module
 
 POSITIVE = ["I love this :)", 'Quotes "inside" and unicode é… fine', "#happy day"]
 NEGATIVE = ["hopeless for tmr :(", "so sad today"]
@@ -95,6 +96,64 @@ def test_default_data_dir_without_the_variable_is_nltk_data_in_the_repository(mo
     monkeypatch.delenv("COURSE_DATA_DIR", raising=False)
     repository = Path(course_lib.__file__).resolve().parents[1]
     assert data.default_data_dir() == repository / "nltk_data"
+
+
+def test_default_data_dir_in_a_checkout_is_nltk_data_beside_pyproject(tmp_path, monkeypatch):
+    monkeypatch.delenv("COURSE_DATA_DIR", raising=False)
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'course'\n")
+    monkeypatch.setattr(corpus_module, "_package_parent", lambda: tmp_path)
+    assert data.default_data_dir() == tmp_path / "nltk_data"
+
+
+def test_default_data_dir_of_an_installed_course_lib_is_the_user_cache_not_site_packages(
+        tmp_path, monkeypatch):
+    site_packages = tmp_path / "lib" / "site-packages"       # no pyproject.toml there
+    site_packages.mkdir(parents=True)
+    home = tmp_path / "home"
+    monkeypatch.delenv("COURSE_DATA_DIR", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setattr(corpus_module, "_package_parent", lambda: site_packages)
+    assert data.default_data_dir() == home / ".cache" / "course_lib" / "nltk_data"
+    assert site_packages not in data.default_data_dir().parents
+
+
+def test_default_data_dir_honours_xdg_cache_home_when_absolute(tmp_path, monkeypatch):
+    monkeypatch.delenv("COURSE_DATA_DIR", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(corpus_module, "_package_parent", lambda: tmp_path / "site-packages")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert data.default_data_dir() == tmp_path / "xdg" / "course_lib" / "nltk_data"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")     # ignored, as the XDG spec says
+    assert data.default_data_dir() == tmp_path / "home" / ".cache" / "course_lib" / "nltk_data"
+
+
+def test_course_data_dir_wins_over_the_checkout_and_the_cache(tmp_path, monkeypatch):
+    (tmp_path / "pyproject.toml").write_text("")
+    monkeypatch.setattr(corpus_module, "_package_parent", lambda: tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "chosen"))
+    assert data.default_data_dir() == tmp_path / "chosen"
+
+
+def test_fetch_without_a_data_dir_downloads_into_the_user_cache_when_installed(tmp_path, monkeypatch):
+    monkeypatch.delenv("COURSE_DATA_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(corpus_module, "_package_parent", lambda: tmp_path / "site-packages")
+    targets = []
+
+    def fake_download(package, download_dir, **kwargs):
+        targets.append(download_dir)
+        if package == "twitter_samples":
+            write_twitter_samples(Path(download_dir))
+        else:
+            (Path(download_dir) / "corpora" / "stopwords").mkdir(parents=True)
+        return True
+
+    monkeypatch.setattr(nltk, "download", fake_download)
+    expected = tmp_path / "xdg" / "course_lib" / "nltk_data"
+    assert data.fetch(quiet=True) == expected
+    assert targets == [str(expected), str(expected)]
 
 
 def _no_download(*args, **kwargs):

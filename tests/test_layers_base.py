@@ -290,3 +290,53 @@ def test_pure_fn_of_a_combinator_uses_its_own_state_by_default_and_a_given_state
     np.testing.assert_allclose(outputs, log_softmax_by_hand(np.array([5.0, -5.0])), rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(new_state[1], [5.0, -5.0])
     np.testing.assert_array_equal(model.state[1], [0.0, 1.0])   # pure: the layer keeps its own
+
+
+# -- signatures and sublayers, as in Trax ----------------------------------------------------
+
+
+@pytest.mark.parametrize("x, dtype", [
+    (np.zeros((16, 30), np.int32), np.int32),
+    (jnp.zeros((16, 30), jnp.int32), np.int32),
+    (np.zeros((4,), np.float32), np.float32),
+    (np.zeros((4,), np.float64), np.float64),       # Trax keeps the array's dtype
+    (np.zeros((2,), np.bool_), np.bool_),
+    (jnp.zeros((2, 3), jnp.bfloat16), jnp.bfloat16),
+], ids=["numpy-int32", "jax-int32", "float32", "float64", "bool", "bfloat16"])
+def test_signature_keeps_the_arrays_shape_and_dtype(x, dtype):
+    signature = shapes.signature(x)
+    assert isinstance(signature, shapes.ShapeDtype)
+    assert signature.shape == x.shape
+    assert signature.dtype == np.dtype(dtype)
+
+
+def test_signature_of_a_tuple_is_a_tuple_of_shapedtypes_and_of_a_list_a_list():
+    ids, mask = np.zeros((8, 5), np.int32), np.ones((8,), np.float32)
+    assert shapes.signature((ids, mask)) == (shapes.ShapeDtype((8, 5), np.int32),
+                                             shapes.ShapeDtype((8,), np.float32))
+    assert shapes.signature([ids, mask]) == [shapes.ShapeDtype((8, 5), np.int32),
+                                             shapes.ShapeDtype((8,), np.float32)]
+
+
+def test_signature_repr_is_traxs():
+    assert repr(shapes.signature(np.zeros((2, 3), np.int32))) == "ShapeDtype{shape:(2, 3), dtype:int32}"
+
+
+def test_a_float64_signature_initializes_a_layer_that_computes_in_float32():
+    x = np.array([[0.0, 1.0, 2.0]])                 # float64, as np.array makes it
+    layer = tl.Dense(2)
+    layer.init(shapes.signature(x))
+    assert layer.weights[0].dtype == jnp.float32
+    assert layer.output_signature(shapes.signature(x)) == shapes.ShapeDtype((1, 2), np.float32)
+    assert layer(x).dtype == jnp.float32
+
+
+def test_sublayers_is_a_list_as_in_trax():
+    dense, relu = tl.Dense(2), tl.Relu()
+    model = tl.Serial(dense, relu)
+    assert isinstance(model.sublayers, list)
+    assert model.sublayers == [dense, relu]
+    assert model.sublayers[0] is dense
+    assert tl.Dense(2).sublayers == [] and TimesTwo().sublayers == []
+    assert isinstance(tl.Branch(tl.Relu(), tl.Relu()).sublayers, list)
+    assert isinstance(tl.Parallel(tl.Relu(), tl.Relu()).sublayers, list)

@@ -273,6 +273,73 @@ def test_loop_needs_exactly_one_train_task():
         training.Loop(make_model(), [task, task])
 
 
+def make_tasks(optimizer=None, every=3):
+    train_task = training.TrainTask(itertools.cycle(TRAIN), tl.CrossEntropyLoss(),
+                                    optimizer or optimizers.Adam(0.05), n_steps_per_checkpoint=every)
+    eval_task = training.EvalTask(itertools.cycle(EVAL[:1]), [tl.CrossEntropyLoss(), tl.Accuracy()])
+    return train_task, eval_task
+
+
+def test_loop_takes_a_single_eval_task_as_trax_does():
+    model = make_model()
+    weights, _ = model.init(shapes.ShapeDtype((BATCH_SIZE, D_IN)), rng=random.get_prng(3))
+    weights = jax.tree_util.tree_map(np.asarray, weights)
+    train_task, eval_task = make_tasks(optimizer=optimizers.SGD(0.0))
+    loop = training.Loop(model, train_task, eval_tasks=eval_task)
+    loop.run(1)
+    [(step, loss)] = loop.history.get("eval", "metrics/CrossEntropyLoss")
+    assert step == 1
+    np.testing.assert_allclose(loss, nll_by_hand(weights, EVAL[0]), rtol=1e-5)
+    [(_, accuracy)] = loop.history.get("eval", "metrics/Accuracy")
+    np.testing.assert_allclose(accuracy, accuracy_by_hand(weights, EVAL[0]), rtol=1e-6)
+
+
+def test_traxs_old_eval_task_keyword_raises_type_error_saying_to_pass_eval_tasks():
+    train_task, eval_task = make_tasks()
+    with pytest.raises(TypeError) as info:
+        training.Loop(make_model(), train_task, eval_task=eval_task)
+    message = str(info.value)
+    assert "eval_task" in message
+    assert "eval_tasks=[eval_task]" in message
+
+
+def test_an_unknown_keyword_raises_type_error_naming_it():
+    train_task, _ = make_tasks()
+    with pytest.raises(TypeError, match="unexpected keyword argument 'checkpoint_every'"):
+        training.Loop(make_model(), train_task, checkpoint_every=5)
+
+
+def test_each_training_step_runs_the_model_with_a_new_key_so_dropout_draws_a_new_mask():
+    # Learning rate 0 and the same batch every step: the losses differ only through dropout.
+    batch = TRAIN[0]
+
+    def losses(rate, random_seed=0):
+        model = tl.Serial(tl.Dropout(rate), tl.Dense(2), tl.LogSoftmax())
+        task = training.TrainTask(itertools.repeat(batch), tl.CrossEntropyLoss(), optimizers.SGD(0.0),
+                                  n_steps_per_checkpoint=1)
+        loop = training.Loop(model, task, random_seed=random_seed)
+        loop.run(4)
+        return [v for _, v in loop.history.get("train", "metrics/CrossEntropyLoss")]
+
+    without = losses(0.0)
+    np.testing.assert_allclose(without, [without[0]] * 4, rtol=1e-6)
+    with_dropout = losses(0.5)
+    assert len(set(with_dropout)) == 4
+    assert losses(0.5) == with_dropout                       # same seed, same masks
+    assert losses(0.5, random_seed=1) != with_dropout
+
+
+def test_an_eval_model_with_dropout_in_eval_mode_evaluates_without_dropping():
+    model = tl.Serial(tl.Dropout(0.5), tl.Dense(2), tl.LogSoftmax())
+    eval_model = tl.Serial(tl.Dropout(0.5, mode="eval"), tl.Dense(2), tl.LogSoftmax())
+    train_task, eval_task = make_tasks(optimizer=optimizers.SGD(0.0))
+    loop = training.Loop(model, train_task, eval_model=eval_model, eval_tasks=[eval_task])
+    loop.run(1)
+    weights = jax.tree_util.tree_map(np.asarray, loop.model.weights)
+    [(_, loss)] = loop.history.get("eval", "metrics/CrossEntropyLoss")
+    np.testing.assert_allclose(loss, nll_by_hand(weights[1:], EVAL[0]), rtol=1e-5)
+
+
 def test_train_task_rejects_a_loss_or_optimizer_of_the_wrong_kind():
     with pytest.raises(TypeError, match="loss_layer"):
         training.TrainTask(TRAIN, tl.CrossEntropyLoss, optimizers.SGD())

@@ -11,9 +11,10 @@ Bigger datasets go through the same pipeline (pipeline.py, tfds.py):
     encoded = data.encode_texts(texts, tokenizer=data.simple_tokenize, cache_name="imdb_reviews/train")
     batches = data.padded_batches(encoded, labels, 64, shuffle=True, loop=True, max_len=256)
 
-The corpus lives in an NLTK data directory: `COURSE_DATA_DIR` if set, else
-`nltk_data/` in the course repository; `python -m course_lib.data` (or
-`make data`) downloads it there with `nltk.download`.
+The corpus lives in an NLTK data directory, `default_data_dir()`: `COURSE_DATA_DIR` if
+set, else `nltk_data/` in the course repository when course_lib runs from a checkout,
+else `~/.cache/course_lib/nltk_data` (under `$XDG_CACHE_HOME` if set);
+`python -m course_lib.data` (or `make data`) downloads it there with `nltk.download`.
 """
 from course_lib.data.corpus import (
     CorpusNotFoundError, default_data_dir, fetch, load_stopwords, load_twitter_samples,

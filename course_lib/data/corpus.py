@@ -19,10 +19,34 @@ class CorpusNotFoundError(FileNotFoundError):
 
 
 def default_data_dir() -> Path:
-    """`$COURSE_DATA_DIR` if set, else `nltk_data/` at the root of the course repository."""
+    """Where the corpora are read from and downloaded to, the first of:
+
+    1. `$COURSE_DATA_DIR`, if set;
+    2. `nltk_data/` in the repository checkout, when course_lib runs from one (the
+       directory above `course_lib/` holds `pyproject.toml`);
+    3. `course_lib/nltk_data` in the user's cache: `$XDG_CACHE_HOME` if set to an
+       absolute path, else `~/.cache` (the XDG Base Directory rule).
+
+    Never `site-packages`: an installed course_lib has no checkout around it.
+    """
     if os.environ.get("COURSE_DATA_DIR"):
         return Path(os.environ["COURSE_DATA_DIR"]).expanduser()
-    return Path(__file__).resolve().parents[2] / "nltk_data"
+    checkout = _package_parent()
+    if (checkout / "pyproject.toml").is_file():
+        return checkout / "nltk_data"
+    return _user_cache_dir() / "course_lib" / "nltk_data"
+
+
+def _package_parent() -> Path:
+    """The directory that holds the `course_lib` package: a checkout, or site-packages."""
+    return Path(__file__).resolve().parents[2]
+
+
+def _user_cache_dir() -> Path:
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    if xdg and Path(xdg).is_absolute():   # the XDG spec ignores a relative path
+        return Path(xdg)
+    return Path.home() / ".cache"
 
 
 def _candidates(data_dir) -> list[Path]:

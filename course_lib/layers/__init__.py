@@ -12,17 +12,22 @@
     log_probs = model(x)
 """
 from course_lib.layers.base import EMPTY_STATE, EMPTY_WEIGHTS, Fn, Layer, LayerError
-from course_lib.layers.combinators import Branch, Parallel, Select, Serial
-from course_lib.layers.core import (
-    Dense, Embedding, LogSoftmax, Mean, Relu, Sigmoid, Softmax, Tanh,
+from course_lib.layers.combinators import (
+    Add, Branch, Concatenate, Drop, Dup, Parallel, Residual, Select, Serial, Swap,
 )
+from course_lib.layers.core import (
+    Dense, Dropout, Embedding, LogSoftmax, Mean, Relu, Sigmoid, Softmax, Tanh,
+)
+from course_lib.layers.normalization import LayerNorm
 from course_lib.layers.metrics import (
     Accuracy, CrossEntropyLoss, WeightedCategoryAccuracy, WeightedCategoryCrossEntropy,
 )
 
 __all__ = [
     "Layer", "LayerError", "Fn", "EMPTY_WEIGHTS", "EMPTY_STATE",
-    "Serial", "Parallel", "Branch", "Select",
+    "Serial", "Parallel", "Branch", "Select", "Residual", "Dup", "Drop", "Swap", "Add",
+    "Concatenate",
     "Dense", "Embedding", "Mean", "Relu", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
+    "Dropout", "LayerNorm",
     "CrossEntropyLoss", "WeightedCategoryCrossEntropy", "Accuracy", "WeightedCategoryAccuracy",
 ]

@@ -90,7 +90,8 @@ class Layer:
     _n_in = 1
     _n_out = 1
     _name = None
-    _sublayers = None        # a combinator sets a tuple (maybe empty); a plain layer has None
+    _sublayers = None        # a combinator sets a list (maybe empty); a plain layer has None
+    _sublayers_to_print = None   # what repr shows inside [...] if not the sublayers (Trax's)
     _weights = EMPTY_WEIGHTS
     _state = EMPTY_STATE
     _rng = None
@@ -127,8 +128,11 @@ class Layer:
         return self._n_out
 
     @property
-    def sublayers(self) -> tuple:
-        return self._sublayers or ()
+    def sublayers(self) -> list:
+        """This layer's sublayers, in order, as a list (as in Trax); `[]` for a plain layer."""
+        if isinstance(self._sublayers, list):
+            return self._sublayers
+        return list(self._sublayers or ())
 
     @property
     def weights(self):
@@ -238,6 +242,14 @@ class Layer:
             self.weights, self.state = saved[0], saved[1]
             self._rng = saved[2]
 
+    def _run_with_rng(self, x, rng):
+        """`_run` with `rng` as this layer's key (how a combinator hands each sublayer its key)."""
+        saved, self._rng = self._rng, rng
+        try:
+            return self._run(x)
+        finally:
+            self._rng = saved
+
     def _run(self, x):
         """Runs `forward` on `x`, checking first that the layer can, and naming it in any error."""
         _check_input_count(self, x)
@@ -264,7 +276,7 @@ class Layer:
                 actual=shapes.describe(x),
                 hint=("the input's shape or dtype differs from the one the layer was initialized "
                       "with: check the previous layer's output, or call init() with this input."
-                      if expected and expected != shapes.describe(x) else None),
+                      if expected and not _same_as_computed(self._input_signature, x) else None),
             ) from error
 
     def _is_initialized(self) -> bool:
@@ -286,8 +298,11 @@ class Layer:
             text += f"_in{self.n_in}"
         if self.n_out != 1:
             text += f"_out{self.n_out}"
-        if self._sublayers:
-            inner = "\n".join("  " + repr(layer).replace("\n", "\n  ") for layer in self._sublayers)
+        shown = self._sublayers_to_print if self._sublayers_to_print is not None else self._sublayers
+        lines = [str(item) for item in shown or ()]   # Trax prints None for Branch's identity
+        lines = [line for line in lines if line]
+        if lines:
+            inner = "\n".join("  " + line.replace("\n", "\n  ") for line in lines)
             text += "[\n" + inner + "\n]"
         return text
 
@@ -318,6 +333,15 @@ def _count_required_args(name, f) -> int:
     return sum(1 for p in parameters
                if p.default is inspect.Parameter.empty
                and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+
+
+def _same_as_computed(signature, x) -> bool:
+    """True when `x` has `signature`'s shapes and the dtypes JAX computes them in."""
+    def canonical(s):
+        return [(t.shape, jax.dtypes.canonicalize_dtype(t.dtype))
+                for t in jax.tree_util.tree_leaves(
+                    s, is_leaf=lambda t: isinstance(t, shapes.ShapeDtype))]
+    return canonical(signature) == canonical(shapes.signature(x))
 
 
 def _has_weights(weights) -> bool:

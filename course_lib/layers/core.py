@@ -1,4 +1,4 @@
-"""The basic layers: Dense, Embedding, Mean, and the activations.
+"""The basic layers: Dense, Embedding, Mean, the activations, and Dropout.
 
 Shapes use `dtype[dims]`; `...` means any leading dimensions (usually the batch).
 """
@@ -123,3 +123,60 @@ def LogSoftmax(axis: int = -1) -> Layer:
 
 def _log_softmax(x, axis):
     return x - jax.scipy.special.logsumexp(x, axis=axis, keepdims=True)
+
+
+class Dropout(Layer):
+    """Dropout (Srivastava et al. 2014, "Dropout: A Simple Way to Prevent Neural Networks
+    from Overfitting", JMLR 15), as Trax's `tl.Dropout`.
+
+    x: float32[...] -> float32[...], same shape.
+
+    In `mode='train'` each value is kept with probability `1 - rate` and set to 0 otherwise,
+    and the kept values are scaled by `1 / (1 - rate)` ("inverted dropout"), so the
+    expected value of every output equals its input: E[y] = (1 - rate) * x / (1 - rate) = x.
+    In `mode='eval'` or `'predict'` the layer is the identity (as is `rate=0`).
+
+    The mask is drawn from the layer's key, `self.rng`: inside a combinator, each call
+    gets the key split from the combinator's, and `training.Loop` passes a new key every
+    step, so each step drops other values. The same key gives the same mask. No weights.
+
+    Args:
+      rate: the probability of dropping a value, in [0, 1).
+      shared_axes: axes along which the mask is the same (size 1, broadcast), e.g.
+        `[0]` drops the same features for every example of the batch.
+      mode: 'train', 'eval' or 'predict'; build the eval model with mode='eval'.
+
+    Raises:
+      ValueError: `rate` is not in [0, 1), or `mode` is not one of the three.
+      LayerError: a shared axis is not an axis of the input.
+    """
+
+    MODES = ("train", "eval", "predict")
+
+    def __init__(self, rate: float = 0.0, shared_axes=None, mode: str = "train"):
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"Dropout(rate={rate!r}): rate is the probability of dropping a "
+                             "value and must be in [0, 1), e.g. rate=0.1.")
+        if mode not in self.MODES:
+            raise ValueError(f"Dropout(mode={mode!r}): mode must be one of {self.MODES}; "
+                             "use 'train' to drop, 'eval' or 'predict' to pass values through.")
+        super().__init__(name="Dropout")
+        self._rate = float(rate)
+        self._shared_axes = [] if shared_axes is None else list(shared_axes)
+        self._mode = mode
+
+    def forward(self, x):
+        if self._mode != "train" or self._rate == 0.0:
+            return x
+        mask_shape = list(jnp.shape(x))
+        for axis in self._shared_axes:
+            if not -len(mask_shape) <= axis < len(mask_shape):
+                raise LayerError(
+                    self, f"shared axis {axis} is not an axis of the input.",
+                    expected=f"an input with more than {axis if axis >= 0 else -axis - 1} axes",
+                    actual=shapes.describe(x),
+                    hint=f"choose shared_axes among -{len(mask_shape)}..{len(mask_shape) - 1}.")
+            mask_shape[axis] = 1
+        keep_prob = 1.0 - self._rate
+        keep = random.bernoulli(self.rng, keep_prob, tuple(mask_shape))
+        return jnp.where(keep, x / keep_prob, jnp.zeros((), jnp.result_type(x, keep_prob)))

@@ -39,27 +39,38 @@ class Loop:
         starts from its weights.
       tasks: a `TrainTask` (or a list holding one).
       eval_model: the layer to evaluate; `model` by default. It must have the
-        same weights as `model`.
-      eval_tasks: `EvalTask`s run at step 1 and every `n_steps_per_checkpoint` steps.
+        same weights as `model`: the same architecture built with mode='eval', say,
+        so that its `Dropout` layers pass values through.
+      eval_tasks: a list of `EvalTask`s, or one `EvalTask` (taken as a list of one, as
+        in Trax), run at step 1 and every `n_steps_per_checkpoint` steps.
       output_dir: where checkpoints go. If it holds a checkpoint, the loop resumes
         from it (weights, optimizer slots, step, history). To start fresh, pass a
         new directory or delete the old one (`shutil.rmtree(output_dir)`).
         None: no checkpoints.
-      random_seed: seeds the weights' initialization. Same seed and data, same result.
+      random_seed: seeds the weights' initialization and the PRNG keys of the training
+        steps (step s runs the model with the key `fold_in(key, s)`, so `Dropout` drops
+        other values each step). Same seed and data, same result.
       n_devices: how many local devices to split each batch over; all by default.
 
     Raises:
+      TypeError: a keyword Loop does not take, such as Trax 1.3.1's `eval_task=` (the
+        message says to pass `eval_tasks=[eval_task]`).
       ValueError: no single TrainTask, a batch size that the device count does not
         divide, or a checkpoint saved by another model.
     """
 
     def __init__(self, model, tasks, eval_model=None, eval_tasks=None, output_dir=None,
-                 random_seed: int = 0, n_devices: int | None = None):
+                 random_seed: int = 0, n_devices: int | None = None, **unexpected):
+        _reject_unexpected_keywords(unexpected)
         tasks = list(tasks) if isinstance(tasks, (list, tuple)) else [tasks]
         if len(tasks) != 1 or not isinstance(tasks[0], TrainTask):
             raise ValueError(f"Loop trains with exactly one TrainTask; got {tasks!r}.")
         self._task = tasks[0]
-        self._eval_tasks = list(eval_tasks or [])
+        if eval_tasks is None:
+            eval_tasks = []
+        elif not isinstance(eval_tasks, (list, tuple)):
+            eval_tasks = [eval_tasks]   # one EvalTask, as Trax accepts it
+        self._eval_tasks = list(eval_tasks)
         for task in self._eval_tasks:
             if not isinstance(task, EvalTask):
                 raise ValueError(f"eval_tasks must hold EvalTasks; got {type(task).__name__}.")
@@ -95,7 +106,9 @@ class Loop:
         replicated, split = self._replicated, self._split_batch
         # Batches go in as NumPy arrays: jit splits them over the devices as it transfers them.
         # The hyperparameters are constants of the compiled step: XLA folds them into its arithmetic.
-        self._train_step = jax.jit(_make_train_step(model, self._task.loss_layer, optimizer),
+        step_key = random.fold_in(random.get_prng(random_seed), _TRAIN_KEYS)
+        self._train_step = jax.jit(_make_train_step(model, self._task.loss_layer, optimizer,
+                                                    step_key),
                                    donate_argnums=(0, 1, 2), out_shardings=replicated,
                                    in_shardings=(replicated, replicated, replicated, split))
         self._eval_steps = [jax.jit(_make_eval_step(self._eval_model, task.metrics),
@@ -224,16 +237,37 @@ class Loop:
         tqdm.write(f"Step {step:6d}: {message}")
 
 
-def _make_train_step(model, loss_layer, optimizer):
-    """One training step: (weights, slots, step, batch) -> (weights, slots, step + 1, loss)."""
+_TRAIN_KEYS = 1   # the training steps' keys: fold_in(fold_in(get_prng(seed), 1), step)
+
+
+def _reject_unexpected_keywords(unexpected):
+    """Raises the TypeError Python would, with the fix for a keyword from older Trax."""
+    if not unexpected:
+        return
+    name = next(iter(unexpected))
+    message = f"Loop() got an unexpected keyword argument '{name}'"
+    if name == "eval_task":
+        message += (": pass eval_tasks=[eval_task] (Trax 1.3.1's eval_task became "
+                    "eval_tasks, a list of EvalTasks).")
+    else:
+        message += "."
+    raise TypeError(message)
+
+
+def _make_train_step(model, loss_layer, optimizer, step_key):
+    """One training step: (weights, slots, step, batch) -> (weights, slots, step + 1, loss).
+
+    The model runs with the key `fold_in(step_key, step)`: a new one each step.
+    """
     opt_params = optimizer.opt_params  # constants of the compiled step
 
-    def loss_fn(weights, batch):
-        model_output = model(batch[0], weights=weights)
+    def loss_fn(weights, batch, rng):
+        model_output = model(batch[0], weights=weights, rng=rng)
         return loss_layer((model_output, *batch[1:]))
 
     def train_step(weights, slots, step, batch):
-        loss, grads = jax.value_and_grad(loss_fn)(weights, batch)
+        rng = random.fold_in(step_key, step)
+        loss, grads = jax.value_and_grad(loss_fn)(weights, batch, rng)
         weights, slots = optimizer.tree_update(step, grads, weights, slots, opt_params)
         return weights, slots, step + 1, loss
 
