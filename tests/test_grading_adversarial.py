@@ -131,6 +131,16 @@ ATTACKS = {
                           "    found = [text for text in seen if needle in text and text != needle and 'needle' not in text]\n"
                           "    raise ValueError(('LEAKED ' + found[0][:300]) if found else 'SEARCHED: nothing found')",
                           None, ADD_OK, "SEARCHED: nothing found"),
+    # The same search for the hidden judge's expected values of `scale`, from inside `scale`.
+    "leak_hidden_values": (None, "import gc, inspect\ndef scale(xs, k):\n"
+                           "    needle = repr([0.0, k * 1.0, k * 2.0, k * 3.0])[1:-1]\n    seen = []\n"
+                           "    for obj in gc.get_objects():\n        if isinstance(obj, (dict, list, tuple)):\n"
+                           "            seen += [repr(item) for item in (obj.values() if isinstance(obj, dict) else obj)"
+                           " if isinstance(item, (str, list))]\n"
+                           "        elif inspect.iscode(obj):\n            seen.append(repr(obj.co_consts))\n"
+                           "    found = [text for text in seen if needle in text and text.strip(\"'\") != needle and 'needle' not in text]\n"
+                           "    raise ValueError(('LEAKED ' + found[0][:300]) if found else 'SEARCHED: nothing found')",
+                           SCALE_OK, "SEARCHED: nothing found"),
     # Hooks on the IPython shell that rewrite or swallow every later cell, the grader's included.
     "ast_transformer": ("import ast\nclass Nothing(ast.NodeTransformer):\n    def visit_Module(self, node):\n"
                         "        return ast.Module(body=[ast.Pass()], type_ignores=[])\n"
@@ -174,6 +184,7 @@ ATTACKS = {
                            "                          ('error', {'ename': ['x'], 'evalue': {'y': 1}}), ('stream', None)]:\n"
                            "        kernel.session.send(kernel.iopub_socket, kind, content, parent=parent)\n"
                            "    return a + b", None, set(), None),
+    "surrogate_in_source": ("def add(a, b):\n    return a + b  # SURROGATE", None, set(), None),
     "lone_surrogates": ("def add(a, b):\n    raise ValueError('bad \\ud800 text \\udfff')", None, ADD_OK, "bad ? text ?"),
 }
 CLEAN = ["clean_1", "clean_2", "clean_3"]
@@ -205,7 +216,8 @@ def graded(tmp_path_factory):
                                           .replace("ORPHAN_SECONDS", ORPHAN_SECONDS))
         if scale:
             replace["scale_solution"] = scale
-        write(answered(assignment, replace=replace), submitted / attack / "guarded" / "guarded.ipynb")
+        path = write(answered(assignment, replace=replace), submitted / attack / "guarded" / "guarded.ipynb")
+        path.write_text(path.read_text().replace("SURROGATE", "\\ud800 lone"))  # as JSON: a lone surrogate
     for student in CLEAN:
         write(answered(assignment), submitted / student / "guarded" / "guarded.ipynb")
     write(answered(assignment), submitted / "renamed" / "guarded" / "my_work.ipynb")
@@ -255,6 +267,23 @@ def test_each_attack_ends_with_the_expected_result(graded, attack):
     if phrase:
         messages = " ".join(t["message"] for t in result["tests"]) + " " + (result["reason"] or "")
         assert phrase in messages, result
+
+
+@pytest.mark.parametrize("attack, call", [("leak_hidden_tests", "add(-2, 2)"),
+                                          ("leak_hidden_values", "scale(np.arange(4.0), -2.5)")])
+def test_the_interpreter_searches_find_a_judge_that_is_there(attack, call):
+    """A positive control for the leak attacks: in a process that holds the hidden judge (as the
+    kernel did when tests ran inside it), the same search finds it."""
+    namespace = {}
+    exec(IMPORTS, namespace)
+    judges = ADD_HIDDEN if attack == "leak_hidden_tests" else SCALE_HIDDEN
+    exec(f"def old_style_test():\n    pass\n{judges}".replace("outcome = add_outcome(-2, 2)", "outcome = 0")
+         .replace("values = np.asarray(scaled_values(np.arange(4.0), -2.5), dtype=float)",
+                  "values = np.array([0.0, -2.5, -5.0, -7.5])"), namespace)
+    add, scale, _, _ = ATTACKS[attack]
+    exec(add or scale, namespace)
+    with pytest.raises(ValueError, match="LEAKED"):
+        eval(call, namespace)
 
 
 def test_the_graders_own_process_stays_small_and_quick(graded):
