@@ -121,7 +121,9 @@ def _run(client, cells, tests, limits, workdir, env) -> Run:
             stack.enter_context(client.setup_kernel(env=env, cwd=str(workdir), stdout=subprocess.DEVNULL,
                                                     stderr=subprocess.DEVNULL, cleanup_kc=True))
         except Exception as error:
-            raise GraderError(f"the kernel could not start: {type(error).__name__}: {error}") from error
+            box = Sandbox.with_scratch(workdir)  # the sandbox it was to start in: what does it lack?
+            why = f" ({box.diagnose()})" if box else ""
+            raise GraderError(f"the kernel could not start: {type(error).__name__}: {error}{why}") from error
         _run_preamble(client, cells[0], max(limits.cell_seconds, PREAMBLE_SECONDS))
         deadline = time.monotonic() + limits.notebook_seconds
         for number, cell in enumerate(cells[1:]):
