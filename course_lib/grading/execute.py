@@ -150,8 +150,9 @@ def run_cells(sources: list[str], tests: dict[int, Test] | None = None, imports:
                 km = box.kernel_manager()
                 km.context = context
                 client = GradingClient(notebook, limits, own_budget, km=km)
-                # bwrap's own environment; it gives the kernel a clean one (sandbox._environment).
-                return _Runner(client, cells, tests, imports, limits, token).run(box.scratch, dict(os.environ))
+                # What starts bwrap (env -i: nothing of it reaches the sandbox; sandbox._environment).
+                runner = _Runner(client, cells, tests, imports, limits, token, box)
+                return runner.run(box.scratch, dict(os.environ))
         with tempfile.TemporaryDirectory(prefix="course-grade-") as scratch:
             km = AsyncKernelManager(kernel_name="python3", context=context)
             client = GradingClient(notebook, limits, own_budget, km=km)
@@ -164,9 +165,9 @@ def run_cells(sources: list[str], tests: dict[int, Test] | None = None, imports:
 class _Runner:
     """One run: the kernel's cells in order, the tests' judges here."""
 
-    def __init__(self, client, cells, tests, imports, limits, token):
+    def __init__(self, client, cells, tests, imports, limits, token, box=None):
         self.client, self.cells, self.tests, self.imports = client, cells, tests, imports
-        self.limits, self.token, self.result = limits, token, Run()
+        self.limits, self.token, self.box, self.result = limits, token, box, Run()
         self.deadline = float("inf")
 
     def run(self, workdir, env) -> Run:
@@ -180,7 +181,8 @@ class _Runner:
                 stack.enter_context(client.setup_kernel(env=env, cwd=str(workdir), stdout=subprocess.DEVNULL,
                                                         stderr=subprocess.DEVNULL, cleanup_kc=True))
             except Exception as error:
-                raise GraderError(f"the kernel could not start: {type(error).__name__}: {error}") from error
+                why = f" ({self.box.diagnose()})" if self.box else ""   # what does the sandbox lack?
+                raise GraderError(f"the kernel could not start: {type(error).__name__}: {error}{why}") from error
             _run_preamble(client, self.cells[0], max(self.limits.cell_seconds, PREAMBLE_SECONDS))
             self.deadline = time.monotonic() + self.limits.notebook_seconds
             for number in range(len(self.cells) - 1):
