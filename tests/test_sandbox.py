@@ -150,14 +150,22 @@ def test_the_diagnosis_names_what_the_sandbox_lacks(tmp_path, monkeypatch, hidde
 # The cloned course's toy assignment: its test checks where the kernel runs from (with __CLONE__ and
 # __DATA__ filled in)
 WHERE_THE_KERNEL_RUNS = """
-import os, sys
 from pathlib import Path
-import course_lib, ipykernel
-assert Path(sys.executable).parent.parent == Path(__CLONE__, '.venv'), sys.executable
-for module in (course_lib, ipykernel):
-    assert Path(module.__file__).resolve().is_relative_to(__CLONE__), module.__file__
-assert sorted(os.listdir(os.environ['COURSE_DATA_DIR'])) == __DATA__, os.environ['COURSE_DATA_DIR']
-assert os.getcwd() == '/scratch', os.getcwd()   # the sandbox's scratch directory
+from course_lib.testing import probe
+
+@probe
+def where():
+    import os, sys
+    import course_lib, ipykernel
+    return {"python": sys.executable, "course_lib": course_lib.__file__, "ipykernel": ipykernel.__file__,
+            "data": sorted(os.listdir(os.environ['COURSE_DATA_DIR'])), "cwd": os.getcwd(), "answer": answer}
+
+got = where()
+assert Path(got["python"]).parent.parent == Path(__CLONE__, '.venv'), got["python"]
+for module in ("course_lib", "ipykernel"):
+    assert Path(got[module]).resolve().is_relative_to(__CLONE__), got[module]
+assert got["data"] == __DATA__, got["data"]
+assert got["cwd"] == '/scratch', got["cwd"]   # the sandbox's scratch directory
 """
 
 
@@ -205,7 +213,7 @@ def test_a_course_cloned_under_tmp_grades_in_the_sandbox_with_its_own_environmen
         source = nbformat.v4.new_notebook(cells=[
             nbgrader_cell("code", "### BEGIN SOLUTION\nanswer = 42\n### END SOLUTION", "answer_solution",
                           solution=True, locked=False),
-            nbgrader_cell("code", test + "assert answer == 42", "where_test", grade=True, points=1)])
+            nbgrader_cell("code", test + "assert got['answer'] == 42", "where_test", grade=True, points=1)])
         (clone / "toy course").mkdir()
         course = new_course(clone / "toy course", {"where": {"where": source}})
         env = {"PATH": f"{clone / '.venv' / 'bin'}:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/"),
