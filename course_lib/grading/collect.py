@@ -203,7 +203,7 @@ def grade_bytes(content: bytes, path: Path, assignment, limits, sandboxed: bool)
     """
     from course_lib.grading.grade import grade_notebook  # the grading stack loads only where it runs
 
-    with tempfile.TemporaryDirectory(prefix="cg-copy-") as folder:
+    with tempfile.TemporaryDirectory(prefix="course-grade-copy-") as folder:
         copy = Path(folder) / Path(path).name
         copy.write_bytes(content)
         result = grade_notebook(copy, assignment, limits, sandboxed=sandboxed)

@@ -28,7 +28,7 @@ def run(tasks, function, workers: int):
     exception it raised, or WorkerDied. Each key comes out exactly once. If the caller stops early
     (an error, ^C), the jobs not started yet are cancelled.
     """
-    with tempfile.TemporaryDirectory(prefix="cg-started-") as started:
+    with tempfile.TemporaryDirectory(prefix="course-grade-started-") as started:
         pending, round_number, idle_breaks = list(tasks), 0, 0
         while pending:
             round_number += 1
