@@ -57,14 +57,19 @@ def write(notebook, path: Path) -> Path:
 
 
 def course_grade(assignment: str, paths, course_dir: Path = REPO, extra_env=None):
-    """Runs the `course-grade` command with --json; returns (exit status, parsed results, stderr)."""
+    """Runs the `course-grade` command with --json; returns (exit status, parsed results, stderr).
+    The results are its JSON Lines, one object per notebook."""
     env = dict(os.environ, **(extra_env or {}))
     process = subprocess.run(
         [sys.executable, "-m", "course_lib.grading.cli", assignment, *map(str, paths), "--json",
          "--course-dir", str(course_dir)],
         capture_output=True, text=True, env=env)
-    results = json.loads(process.stdout) if process.returncode == 0 else None
-    return process.returncode, results, process.stderr
+    return process.returncode, json_lines(process.stdout), process.stderr
+
+
+def json_lines(text: str) -> list:
+    """The values of JSON Lines text (blank lines skipped)."""
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 def by_grade_id(result: dict) -> dict:

@@ -92,14 +92,14 @@ def test_an_unexpected_error_in_one_job_keeps_the_others_results(two_assignments
     toy = Assignment("toy", two_assignments)
     for student in ("ada", "bob", "cyd"):
         write(answered(toy), tmp_path / "submitted" / student / "toy" / "toy.ipynb")
-    real = autograde_module.grade_notebook
+    real = autograde_module.grade_submission
 
-    def broken_for_bob(path, *args, **kwargs):
-        if "bob" in str(path):
+    def broken_for_bob(submitted, parts, *args):
+        if parts[0] == "bob":
             raise RuntimeError("disk on fire")
-        return real(path, *args, **kwargs)
+        return real(submitted, parts, *args)
 
-    monkeypatch.setattr(autograde_module, "grade_notebook", broken_for_bob)
+    monkeypatch.setattr(autograde_module, "grade_submission", broken_for_bob)
     course = course_in(two_assignments, tmp_path)
     with pytest.raises(NotAllGraded, match="bob.*RuntimeError: disk on fire"):
         autograde(course, sandboxed=False, out=quiet())
@@ -124,6 +124,8 @@ def test_merge_refuses_a_bad_result_and_records_nothing(two_assignments, tmp_pat
     files[0].write_text(json.dumps([result_for("submitted/bob/toy/toy.ipynb")]))
     files[1].write_text(json.dumps([bad]))
     course = course_in(two_assignments, tmp_path)
+    for student in ("ada", "bob"):
+        write(answered(Assignment("toy", two_assignments)), course.submitted / student / "toy" / "toy.ipynb")
     with pytest.raises(ValueError, match=problem):
         merge(course, files, out=quiet())
     assert not course.db.exists() and not course.autograded.exists()

@@ -198,7 +198,7 @@ def test_course_grade_exits_2_for_an_unknown_assignment(toy, tmp_path):
 def test_autograde_fills_the_gradebook_and_exports_csv(toy, tmp_path):
     submitted = tmp_path / "submitted"
     write(toy.sources["toy"], submitted / "ada" / "toy" / "toy.ipynb")
-    write(answered(toy, answer={"add_solution"}), submitted / "bob" / "toy" / "renamed.ipynb")
+    write(answered(toy, answer={"add_solution"}), submitted / "bob" / "toy" / "toy.ipynb")
     (submitted / "cyd" / "toy").mkdir(parents=True)
     (submitted / "cyd" / "toy" / "toy.ipynb").write_text("{")
     db, csv_path = tmp_path / "gradebook.db", tmp_path / "grades.csv"
@@ -208,7 +208,7 @@ def test_autograde_fills_the_gradebook_and_exports_csv(toy, tmp_path):
     assert gradebook.scores(db, "toy") == {"ada": (5.0, 5.0), "bob": (3.0, 5.0), "cyd": (0.0, 5.0)}
     rows = {row["student_id"]: row for row in csv.DictReader(open(csv_path))}
     assert {s: float(r["score"]) for s, r in rows.items()} == {"ada": 5.0, "bob": 3.0, "cyd": 0.0}
-    saved = json.loads((tmp_path / "autograded" / "bob" / "toy" / "renamed.json").read_text())
+    saved = json.loads((tmp_path / "autograded" / "bob" / "toy" / "toy.json").read_text())
     assert saved["score"] == 3.0
 
 

@@ -1,8 +1,11 @@
 """`python -m course_lib.grading.autograde` (`make autograde`): grade every submission, export grades.csv.
 
-For each notebook under submitted/<student>/<assignment>/ it:
+For each notebook under submitted/<student>/<assignment>/ that may be graded (a regular file named
+after one of the assignment's notebooks, of a valid student: see collect.py; what else is there
+is listed, not graded, and makes the run exit 1) it:
 
-  1. grades it in a sandbox (grade.py), in up to --jobs worker processes;
+  1. grades it in a sandbox (grade.py), in up to --jobs worker processes (one that dies costs only
+     its own notebook: see workers.py);
   2. writes the result to autograded/<student>/<assignment>/<notebook>.json (atomically,
      with the SHA-256 of the notebook it graded) and the learner's feedback to
      feedback/<student>/<assignment>/<notebook>.html;
@@ -19,9 +22,10 @@ run grades everything else, then exits 1 naming what it could not grade.
 The unit of work, one notebook in and one JSON result out, is also a command that
 runs anywhere course_lib is installed (e.g. as the jobs of a batch system):
 
-    course-grade ASSIGNMENT submitted/<student>/<assignment>/<notebook>.ipynb --json > result.json
+    course-grade ASSIGNMENT submitted/<student>/<assignment>/<notebook>.ipynb --json > result.jsonl
 
-and `--merge RESULT.json ...` records such results as step 2 and 3 do.
+and `--merge RESULT.jsonl ...` records such results as step 2 and 3 do, for notebooks that
+are in this course's submitted/ and may be graded.
 """
 from __future__ import annotations
 
@@ -29,24 +33,25 @@ import argparse
 import dataclasses
 import hashlib
 import json
-import multiprocessing
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from course_lib.grading import feedback, gradebook, layout, sandbox
+from course_lib.grading import collect, feedback, gradebook, layout, sandbox, workers
 from course_lib.grading.assignment import Assignment, AssignmentNotFound
+from course_lib.grading.collect import grade_submission
 from course_lib.grading.execute import GraderError
-from course_lib.grading.grade import check, grade_notebook
+from course_lib.grading.grade import check
 from course_lib.grading.limits import Limits
 
 
 class NotAllGraded(RuntimeError):
     """Some notebooks could not be graded (grader failures, an assignment without a valid release
-    or grading.toml). Everything else was graded and recorded; `results` holds those results."""
+    or grading.toml) or were not graded (what is not a submission that may be graded: a link, a FIFO,
+    an invalid student id, another notebook; a result of --merge that says the grader failed).
+    Everything else was graded and recorded; `results` holds those results."""
 
     def __init__(self, message: str, results: list[dict]):
         super().__init__(message)
@@ -75,18 +80,6 @@ class Course:
 
     def feedback_path(self, student, assignment, notebook: Path) -> Path:
         return self.feedback / student / assignment / f"{notebook.stem}.html"
-
-
-def submissions(submitted: Path, names=None):
-    """(student, assignment, notebook path) for each submitted notebook, in sorted order."""
-    for notebook in sorted(submitted.glob("*/*/*.ipynb")):
-        student, assignment = notebook.parent.parent.name, notebook.parent.name
-        if not names or assignment in names:
-            yield student, assignment, notebook
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def grading_key(assignment: Assignment, limits: Limits, sandboxed: bool) -> str:
@@ -120,39 +113,61 @@ def default_jobs() -> int:
 
 
 def autograde(course: Course, names=None, jobs: int = 1, sandboxed: bool = True, force: bool = False,
-              out=sys.stdout) -> list[dict]:
+              out=sys.stdout, grader=None) -> list[dict]:
     """Grades all submissions (those not graded yet, or all with `force`); returns every result.
+
+    Only regular files at submitted/<student>/<assignment>/<notebook>.ipynb, for the assignment's
+    notebook names and valid student ids, are graded (see collect.py); what else is there is
+    listed, and counted among the problems.
+
+    Args:
+      grader: the function that grades one notebook, `grader(submitted, parts, assignment, limits,
+        sandboxed)` -> result (default `grade_submission`); defined at module level (it is pickled).
 
     Raises:
       sandbox.SandboxUnavailable: `sandboxed` and no sandbox can be made here.
-      NotAllGraded: after grading and recording all the rest, some notebooks could not be graded.
+      NotAllGraded: after grading and recording all the rest, some notebooks could not be graded,
+        or were not graded because they are not what may be graded (a link, a FIFO, an invalid id...).
     """
     if sandboxed:
         sandbox.check()
     ready, problems = {}, []   # ready: assignment name -> (limits, grading key)
-    done, todo = [], []
-    for student, name, notebook in submissions(course.submitted, names):
+
+    def notebook_names(name):
         if name not in ready:
             ready[name] = _prepare(course, name, sandboxed, out, problems)
-        if ready[name] is None:
+        return course.assignment(name).notebook_names if ready[name] else None
+
+    found, skipped = collect.submissions(course.submitted, notebook_names, gradebook.roster(course.db), names)
+    done, todo = [], []
+    for submission in found:
+        try:
+            digest = hashlib.sha256(collect.read_regular(course.submitted, submission.parts)).hexdigest()
+        except collect.NotCollected as error:
+            skipped.append(collect.Skipped(submission.path, error.reason))
             continue
-        digest = sha256(notebook)
-        previous = _read_result(course.result_path(student, name, notebook))
-        if not force and previous and (previous.get("sha256"), previous.get("grading")) == (digest, ready[name][1]):
+        previous = _read_result(course.result_path(submission.student, submission.assignment, submission.path))
+        key = ready[submission.assignment][1]
+        if not force and previous and (previous.get("sha256"), previous.get("grading")) == (digest, key):
             done.append(previous)
         else:
-            todo.append((student, name, notebook, digest))
+            todo.append(submission)
+    for entry in skipped:
+        print(entry, file=out)
+        problems.append(str(entry))
     if done:
         print(f"{len(done)} notebooks already graded (unchanged since): recording them again", file=out)
     results = [record(course, r) for r in done]
-    for job, outcome in _run_jobs(course, todo, jobs, sandboxed, {n: r[0] for n, r in ready.items() if r}):
-        student, name, notebook, digest = job
+    limits = {name: r[0] for name, r in ready.items() if r}
+    for submission, outcome in _run_jobs(course, todo, jobs, sandboxed, limits, grader or grade_submission):
+        student, name = collect.printable(submission.student), submission.assignment  # (on a roster: any id)
         if isinstance(outcome, Exception):
-            kind = "grader failure" if isinstance(outcome, GraderError) else f"{type(outcome).__name__}"
+            kind = "grader failure" if isinstance(outcome, (GraderError, workers.WorkerDied)) \
+                else f"{type(outcome).__name__}"
             print(f"{student:<16} {name:<20} {kind}, nothing recorded: {outcome}", file=out, flush=True)
-            problems.append(f"{notebook}: {kind}: {outcome}")
+            problems.append(f"{collect.printable(str(submission.path))}: {kind}: {outcome}")
             continue
-        result = record(course, dict(outcome, student=student, sha256=digest, grading=ready[name][1]))
+        result = record(course, dict(outcome, student=submission.student, grading=ready[name][1]))
         results.append(result)
         print(f"{student:<16} {name:<20} {result['score']:6g} / {result['max_score']:<6g} {result['status']}"
               + (f" ({result['reason']})" if result["reason"] else ""), file=out, flush=True)
@@ -162,8 +177,8 @@ def autograde(course: Course, names=None, jobs: int = 1, sandboxed: bool = True,
     elif not problems:
         print(f"no submissions under {course.submitted}/<student>/<assignment>/", file=out)
     if problems:
-        raise NotAllGraded(f"{len(problems)} not graded (run again to retry):\n  " + "\n  ".join(problems),
-                           results)
+        raise NotAllGraded(f"{len(problems)} not graded (grader failures are retried by running again):\n  "
+                           + "\n  ".join(problems), results)
     return results
 
 
@@ -174,7 +189,7 @@ def _prepare(course: Course, name: str, sandboxed: bool, out, problems: list) ->
     try:
         assignment = course.assignment(name)
     except AssignmentNotFound as error:
-        print(f"skipping {name}: {error}", file=out)
+        print(f"skipping {collect.printable(name)}: {error}", file=out)
         return None
     try:
         limits = check(assignment)
@@ -200,27 +215,29 @@ def record(course: Course, result: dict) -> dict:
 
 
 def merge(course: Course, result_files, out=sys.stdout) -> list[dict]:
-    """Records results made elsewhere (`course-grade ... --json` on nbgrader-layout paths).
+    """Records results made elsewhere (`course-grade ... --json`: JSON Lines, or one JSON object or list)
+    for notebooks at submitted/<student>/<assignment>/<notebook>.ipynb in this course (see `_validate`).
 
-    All of them are read and checked before any is recorded: a bad file records nothing.
+    All of them are read and checked before any is recorded: a bad file records nothing. A result
+    whose status is 'error' (the grader failed on that notebook) is not recorded but listed.
 
     Raises:
       ValueError: a file is not JSON, or holds something that is not a valid result (the message says what).
       OSError: a file cannot be read.
+      NotAllGraded: after recording the others, some results were grader failures.
     """
-    incoming = []
+    incoming, failed = [], []
+    roster = gradebook.roster(course.db)
     for file in result_files:
-        try:
-            content = json.loads(Path(file).read_text())
-        except ValueError as error:
-            raise ValueError(f"{file}: not JSON: {error}") from None
-        if not isinstance(content, list):
-            raise ValueError(f"{file}: not a list of course-grade results")
-        for result in content:
+        for where, result in read_results(file):
+            if isinstance(result, dict) and result.get("status") == "error":
+                failed.append(f"{where}: {collect.printable(str(result.get('notebook')))}: the grader failed: "
+                              f"{collect.printable(str(result.get('reason')))}")
+                continue
             try:
-                incoming.append(dict(result, student=_validate(course, result)))
+                incoming.append(_validate(course, result, roster))
             except ValueError as error:
-                raise ValueError(f"{file}: {error}") from None
+                raise ValueError(f"{where}: {error}") from None
     results = []
     for result in incoming:
         results.append(record(course, result))
@@ -228,12 +245,46 @@ def merge(course: Course, result_files, out=sys.stdout) -> list[dict]:
               file=out)
     if results:
         gradebook.export_csv(course.db, course.csv)
+    for line in failed:
+        print(f"not merged: {line}", file=out)
+    if failed:
+        raise NotAllGraded(f"{len(failed)} not graded (grade them again):\n  " + "\n  ".join(failed), results)
     return results
 
 
-def _validate(course: Course, result) -> str:
-    """Checks a result's shape, that its notebook is at submitted/<student>/<assignment>/, and that its
-    tests are its assignment's; returns the student.
+def read_results(file) -> list[tuple[str, object]]:
+    """(where, value) of each result in a file of `course-grade --json` output: JSON Lines (one result a
+    line), or a single JSON object or list (as written before JSON Lines). `where` is 'file:line'.
+
+    Raises:
+      ValueError: the file, or one of its lines, is not JSON.
+    """
+    text = Path(file).read_text(encoding="utf-8")
+    try:
+        content = json.loads(text)
+    except ValueError:
+        content = None
+    else:
+        if isinstance(content, list):
+            return [(f"{file}", value) for value in content]
+        return [(f"{file}", content)]
+    values = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                values.append((f"{file}:{number}", json.loads(line)))
+            except ValueError as error:
+                raise ValueError(f"{file}: not JSON at line {number}: {error}") from None
+    if not values:
+        raise ValueError(f"{file}: not JSON: it is empty")
+    return values
+
+
+def _validate(course: Course, result, roster) -> dict:
+    """Checks a result's shape, that its tests are its assignment's, and that its notebook is at
+    <student>/<assignment>/<notebook>.ipynb, where <notebook> is one of the assignment's, <student> a
+    valid id and this course's submitted/<student>/<assignment>/<notebook>.ipynb a regular file;
+    returns the result with its student and the path of that file.
 
     Raises:
       ValueError: what is wrong with it.
@@ -245,11 +296,12 @@ def _validate(course: Course, result) -> str:
             or not isinstance(result["tests"], list) or not _number(result["score"]) \
             or not _number(result["max_score"]) or not isinstance(result["reason"], (str, type(None))):
         raise ValueError(f"a result with values of the wrong type: {str(result)[:200]}")
-    notebook = Path(result["notebook"])
-    student = notebook.parent.parent.name
-    if notebook.parent.name != result["assignment"] or student in ("", ".", ".."):
-        raise ValueError(f"{result['notebook']} is not at <student>/{result['assignment']}/<notebook>.ipynb, "
-                         "so its student is unknown")
+    if result["status"] not in ("graded", "ungradable"):
+        raise ValueError(f"a result with an unknown status {result['status']!r}")
+    parts = Path(result["notebook"]).parts[-3:]
+    if len(parts) != 3 or parts[1] != result["assignment"] or parts[0] in ("", ".", "..", "/"):
+        raise ValueError(f"{collect.printable(result['notebook'])} is not at "
+                         f"<student>/{result['assignment']}/<notebook>.ipynb, so its student is unknown")
     try:
         assignment = course.assignment(result["assignment"])
     except AssignmentNotFound as error:
@@ -261,11 +313,22 @@ def _validate(course: Course, result) -> str:
                 or not isinstance(test["passed"], bool) or not isinstance(test["message"], str):
             raise ValueError(f"not a course-grade test result: {str(test)[:200]}")
         if test["grade_id"] not in expected:
-            raise ValueError(f"the result for {result['notebook']} has a test {test['grade_id']!r} "
-                             f"that {assignment.name} does not have")
+            raise ValueError(f"the result for {collect.printable(result['notebook'])} has a test "
+                             f"{test['grade_id']!r} that {assignment.name} does not have")
         if not 0 <= test["points"] <= test["max_points"]:
             raise ValueError(f"points out of range in {test['grade_id']}")
-    return student
+    local = course.submitted.joinpath(*parts)
+    if local.suffix != ".ipynb" or local.stem not in assignment.notebook_names:
+        raise ValueError(f"{collect.printable(result['notebook'])}: not graded: not a notebook of "
+                         f"{assignment.name} (its notebooks: {', '.join(assignment.notebook_names)})")
+    problem = collect.student_problem(parts[0], roster)
+    try:
+        if problem:
+            raise collect.NotCollected(problem)
+        collect.check_regular(course.submitted, parts)
+    except collect.NotCollected as error:
+        raise ValueError(f"{collect.printable(str(local))}: not graded: {error.reason}") from None
+    return dict(result, student=parts[0], notebook=str(local))
 
 
 def _number(value) -> bool:
@@ -279,51 +342,34 @@ def _read_result(path: Path) -> dict | None:
         return None
 
 
-def _grade(assignment: Assignment, notebook: Path, limits: Limits, sandboxed: bool):
-    """The result of grading `notebook`, or the exception that stopped it (recorded as not graded)."""
-    try:
-        return grade_notebook(notebook, assignment, limits, sandboxed=sandboxed)
-    except Exception as error:  # one notebook's failure must not lose the others' results
-        return error
-
-
-_WORKER_ASSIGNMENTS = {}  # only filled in the worker processes, one per run (spawned)
-
-
-def _grade_in_worker(root, name, notebook, limits, sandboxed):
-    if (root, name) not in _WORKER_ASSIGNMENTS:
-        _WORKER_ASSIGNMENTS[root, name] = Assignment(name, root)
-    return _grade(_WORKER_ASSIGNMENTS[root, name], notebook, limits, sandboxed)
-
-
-def _run_jobs(course, todo, jobs, sandboxed, limits):
-    """Yields (job, result or the exception that stopped it) as the grading of each job finishes.
+def _run_jobs(course, todo, jobs, sandboxed, limits, grader):
+    """Yields (submission, result or the exception that stopped it) as the grading of each finishes,
+    each exactly once, even when a worker process dies (see workers.py).
 
     `limits` maps each assignment's name to its limits. When the caller stops early (an error, ^C),
     the jobs not started yet are cancelled."""
+    if jobs <= 1:
+        outcomes = ((s, _call(grader, course.submitted, s.parts, course.assignment(s.assignment),
+                              limits[s.assignment], sandboxed)) for s in todo)
+    else:
+        outcomes = workers.run([(s, (grader, course.root, s.assignment, course.submitted, s.parts,
+                                     limits[s.assignment], sandboxed)) for s in todo], collect.grade_in_worker, jobs)
     bar = tqdm(total=len(todo), desc="Grading", unit="notebook", disable=not todo)
     try:
-        if jobs <= 1:
-            for student, name, notebook, digest in todo:
-                yield (student, name, notebook, digest), _grade(course.assignment(name), notebook, limits[name],
-                                                                sandboxed)
-                bar.update()
-            return
-        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
-        try:
-            futures = {pool.submit(_grade_in_worker, course.root, job[1], job[2], limits[job[1]], sandboxed): job
-                       for job in todo}
-            for future in as_completed(futures):
-                try:
-                    outcome = future.result()
-                except Exception as error:  # e.g. BrokenProcessPool: a worker died
-                    outcome = error
-                yield futures[future], outcome
-                bar.update()
-        finally:
-            pool.shutdown(cancel_futures=True)
+        for submission, outcome in outcomes:
+            yield submission, outcome
+            bar.update()
     finally:
+        outcomes.close()   # stops the workers now, not when garbage-collected
         bar.close()
+
+
+def _call(function, *args):
+    """function(*args), or the exception that stopped it: one notebook's failure must not lose the others'."""
+    try:
+        return function(*args)
+    except Exception as error:
+        return error
 
 
 def _jobs_option(text: str) -> int:
@@ -342,7 +388,8 @@ def main(argv=None) -> int:
     parser.add_argument("--force", action="store_true", help="grade again notebooks already graded")
     parser.add_argument("--unsafe", action="store_true",
                         help="grade without the sandbox (only for notebooks you trust)")
-    parser.add_argument("--merge", nargs="+", metavar="RESULT", help="record course-grade --json results")
+    parser.add_argument("--merge", nargs="+", metavar="RESULT",
+                        help="record course-grade --json results (JSON Lines files)")
     parser.add_argument("--course-dir", default=None)
     args = parser.parse_args(argv)
     try:

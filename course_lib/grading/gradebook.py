@@ -1,13 +1,15 @@
 """Writing results into nbgrader's gradebook, and exporting it to CSV. Only the host process writes."""
 from __future__ import annotations
 
+import csv
 import os
+import sqlite3
 import warnings
 from pathlib import Path
 
-from nbgrader.api import Gradebook
+from nbgrader.api import Gradebook, MissingEntry
+from sqlalchemy import text
 from sqlalchemy.exc import SAWarning
-from nbgrader.plugins import CsvExportPlugin
 
 from course_lib.grading import layout
 from course_lib.grading.assignment import Assignment, grade_id, is_answer, is_test
@@ -33,8 +35,31 @@ def register(gradebook: Gradebook, assignment: Assignment) -> None:
                 gradebook.update_or_create_solution_cell(grade_id(cell), notebook, assignment.name)
 
 
+# The students this grader added to the gradebook on grading them: they are not an instructor's roster.
+ADDED = "course_kit_added_students"
+
+
+def roster(path) -> set[str] | None:
+    """The gradebook's roster: all its students, if the instructor entered any (`nbgrader db student
+    add` or `import`); None if there is no gradebook or it only has students this grader added itself
+    (in table ADDED), so that grading a first batch does not lock out later submissions."""
+    if not Path(path).is_file():
+        return None
+    with sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True) as db:
+        try:
+            students = {row[0] for row in db.execute("SELECT id FROM student")}
+        except sqlite3.OperationalError:   # not a gradebook yet
+            return None
+        try:
+            added = {row[0] for row in db.execute(f"SELECT id FROM {ADDED}")}
+        except sqlite3.OperationalError:
+            added = set()
+    return students if students - added else None
+
+
 def record(path, assignment: Assignment, student: str, result: dict) -> None:
-    """Stores one notebook's result (from `grade_notebook`) as `student`'s auto scores, in one commit."""
+    """Stores one notebook's result (from `grade_notebook`) as `student`'s auto scores, in one commit.
+    A student new to the gradebook is added, and noted as added by the grader (see `roster`)."""
     notebook = Path(result["notebook"]).stem
     if notebook not in assignment.sources:
         notebook = assignment.notebook_names[0]
@@ -42,7 +67,13 @@ def record(path, assignment: Assignment, student: str, result: dict) -> None:
         # nbgrader's own add_submission triggers SQLAlchemy autoflush warnings; they are harmless.
         warnings.simplefilter("ignore", SAWarning)
         register(gradebook, assignment)
-        gradebook.update_or_create_student(student)
+        try:
+            gradebook.find_student(student)
+        except MissingEntry:
+            # the note first: add_student commits both together
+            gradebook.db.execute(text(f"CREATE TABLE IF NOT EXISTS {ADDED} (id VARCHAR(128) PRIMARY KEY)"))
+            gradebook.db.execute(text(f"INSERT OR IGNORE INTO {ADDED} (id) VALUES (:id)"), {"id": student})
+            gradebook.add_student(student)
         gradebook.update_or_create_submission(assignment.name, student)
         for test in result["tests"]:
             grade = gradebook.find_grade(test["grade_id"], notebook, assignment.name, student)
@@ -58,8 +89,46 @@ def scores(path, assignment: str) -> dict[str, tuple[float, float]]:
                 for s in gradebook.assignment_submissions(assignment)}
 
 
+COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
+           "raw_score", "late_submission_penalty", "score", "max_score"]   # nbgrader export's columns
+
+
 def export_csv(path, csv_path) -> Path:
-    """Exports every grade with nbgrader's CSV exporter (what `nbgrader export` writes)."""
+    """Exports every grade as `nbgrader export` does (its columns and rows: a student without a
+    submission scores 0), with every field quoted and made safe by `safe_field`; written atomically."""
+    rows = []
     with Gradebook(db_url(path)) as gradebook:
-        CsvExportPlugin(to=str(csv_path)).export(gradebook)
-    return Path(csv_path)
+        for assignment in gradebook.assignments:
+            for student in gradebook.students:
+                row = {"assignment": assignment.name, "duedate": assignment.duedate, "student_id": student.id,
+                       "last_name": student.last_name, "first_name": student.first_name,
+                       "email": student.email, "max_score": assignment.max_score, "timestamp": "",
+                       "raw_score": 0.0, "late_submission_penalty": 0.0, "score": 0.0}
+                try:
+                    submission = gradebook.find_submission(assignment.name, student.id)
+                except MissingEntry:
+                    pass
+                else:
+                    penalty = submission.late_submission_penalty
+                    row.update(timestamp=submission.timestamp, raw_score=submission.score,
+                               late_submission_penalty=penalty, score=max(0.0, submission.score - penalty))
+                rows.append([safe_field(row[column]) for column in COLUMNS])
+    csv_path = Path(csv_path)
+    temporary = csv_path.with_name(csv_path.name + ".tmp")
+    with open(temporary, "w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file, quoting=csv.QUOTE_ALL, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        writer.writerows(rows)
+    os.replace(temporary, csv_path)
+    return csv_path
+
+
+def safe_field(value) -> str:
+    """`value` as a CSV field that a spreadsheet shows as text: line breaks become spaces, and a field
+    that starts (after spaces) with = + - @ or a tab, which spreadsheets evaluate as a formula, gets a
+    leading '."""
+    field = "" if value is None else str(value)
+    field = " ".join(field.splitlines())
+    if field.lstrip(" ")[:1] in ("=", "+", "-", "@", "\t"):
+        field = "'" + field
+    return field
