@@ -223,6 +223,6 @@ def test_a_course_cloned_under_tmp_grades_in_the_sandbox_with_its_own_environmen
              str(course / "solutions" / "where" / "where.ipynb"), "--json", "--course-dir", str(course)],
             capture_output=True, text=True, env=env, cwd=clone, timeout=240)
     assert graded.returncode == 0, graded.stderr[-3000:]
-    [result] = json.loads(graded.stdout)
+    [result] = [json.loads(line) for line in graded.stdout.splitlines()]
     messages = [(test["grade_id"], test["message"]) for test in result["tests"]]
     assert result["status"] == "graded" and result["score"] == 1.0, messages

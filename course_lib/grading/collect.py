@@ -196,18 +196,13 @@ def _open(path, flags, directory) -> int:
 
 
 def grade_bytes(content: bytes, path: Path, assignment, limits, sandboxed: bool) -> dict:
-    """Grades `content`, read from `path`, as grade.grade_notebook grades a file: from a private copy
-    under the same name, so that what is graded is what was read. The result names `path`.
+    """Grades `content`, read from `path` (which names it in the result), as grade.grade_notebook does.
 
     Raises what grade_notebook raises (execute.GraderError: the grader failed).
     """
     from course_lib.grading.grade import grade_notebook  # the grading stack loads only where it runs
 
-    with tempfile.TemporaryDirectory(prefix="course-grade-copy-") as folder:
-        copy = Path(folder) / Path(path).name
-        copy.write_bytes(content)
-        result = grade_notebook(copy, assignment, limits, sandboxed=sandboxed)
-    return dict(result, notebook=str(path))
+    return grade_notebook(path, assignment, limits, sandboxed=sandboxed, content=content)
 
 
 def grade_submission(submitted: Path, parts, assignment, limits, sandboxed: bool) -> dict:

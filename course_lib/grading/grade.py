@@ -26,10 +26,12 @@ MAX_MESSAGE = 1000  # characters of a failure message kept
 _HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
 
 
-def grade_notebook(path, assignment: Assignment, limits=None, sandboxed: bool = True) -> dict:
+def grade_notebook(path, assignment: Assignment, limits=None, sandboxed: bool = True,
+                   content: bytes | None = None) -> dict:
     """Grades the notebook at `path` against `assignment`'s tests, hidden ones included.
 
     Args:
+      content: the notebook's bytes, if already read (then `path` only names it).
       limits: limits.Limits; by default those of grading.toml for this assignment.
       sandboxed: run the kernel in the sandbox; False only for trusted notebooks (--unsafe).
 
@@ -44,7 +46,7 @@ def grade_notebook(path, assignment: Assignment, limits=None, sandboxed: bool = 
     """
     path = Path(path)
     try:
-        submission = read_submission(path)
+        submission = read_submission(path, content)
         name = _source_for(path, submission, assignment)
     except Ungradable as error:
         return _result(path, assignment, assignment.notebook_names[0], "ungradable", error.reason,

@@ -37,8 +37,11 @@ MAX_BYTES = 64 * 1024 * 1024   # a submitted notebook's size (outputs included)
 MAX_DEPTH = 200                 # nesting of its JSON (a notebook's own is under 10)
 
 
-def read_submission(path: Path) -> nbformat.NotebookNode:
+def read_submission(path: Path, content: bytes | None = None) -> nbformat.NotebookNode:
     """Reads a submitted notebook, refusing what cannot be graded.
+
+    `content`: the file's bytes, when the caller has read them already (collect.read_regular reads
+    without following links); else `path` is read.
 
     Only what grading uses is kept: each cell's type, source (lone surrogates replaced), id and
     nbgrader metadata; everything else (outputs, other metadata) is dropped unread.
@@ -47,11 +50,14 @@ def read_submission(path: Path) -> nbformat.NotebookNode:
       Ungradable: the file is missing, empty, larger than MAX_BYTES, not JSON (or nested deeper
         than MAX_DEPTH), not a notebook, or not nbformat 4.
     """
-    try:
-        with open(path, "rb") as file:
-            raw = file.read(MAX_BYTES + 1)
-    except OSError as error:
-        raise Ungradable(f"cannot read the file: {error.strerror or error}") from None
+    if content is not None:
+        raw = content
+    else:
+        try:
+            with open(path, "rb") as file:
+                raw = file.read(MAX_BYTES + 1)
+        except OSError as error:
+            raise Ungradable(f"cannot read the file: {error.strerror or error}") from None
     if len(raw) > MAX_BYTES:
         raise Ungradable(f"the file is larger than {MAX_BYTES // (1024 * 1024)} MiB: clear its outputs and save it again")
     if not raw.strip():
