@@ -25,6 +25,24 @@ def nbgrader_cell(kind: str, text: str, gid: str, **nbgrader) -> nbformat.Notebo
     return make(text, id=gid, metadata={"nbgrader": meta})
 
 
+ADD_PROBE = "@probe\ndef added(a, b):\n    return add(a, b)\n\n"
+
+
+def add_exercise(hidden: str = "assert added(-2, 2) == 0") -> nbformat.NotebookNode:
+    """A one-exercise assignment: `add`, with a visible test (1 point) and the hidden test `hidden`
+    (2 points), whose probe `added(a, b)` calls the learner's add."""
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbgrader_cell("code", "from course_lib.testing import probe", "imports"),
+        nbgrader_cell("code", "def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION",
+                      "add_solution", solution=True, locked=False),
+        nbgrader_cell("code", ADD_PROBE + "assert added(1, 2) == 3", "add_visible", grade=True, points=1),
+        nbgrader_cell("code", f"### BEGIN HIDDEN TESTS\n{ADD_PROBE}{hidden}\n### END HIDDEN TESTS",
+                      "add_hidden", grade=True, points=2),
+    ])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return notebook
+
+
 def answered(assignment: Assignment, notebook: str | None = None, replace: dict | None = None,
              answer: set | None = None) -> nbformat.NotebookNode:
     """The release notebook with answers filled in, as a learner would submit it.

@@ -13,22 +13,13 @@ from course_lib.grading import autograde as autograde_module, colab, gradebook, 
 from course_lib.grading.assignment import Assignment
 from course_lib.grading.autograde import Course, NotAllGraded, autograde, grading_key, merge
 from course_lib.grading.limits import Limits
-from grading_support import REPO, answered, nbgrader_cell, new_course, write
+from grading_support import REPO, add_exercise, answered, new_course, write
 
 WRONG_ADD = "def add(a, b):\n    return abs(a) + abs(b)"   # passes the visible test, fails add(-2, 2) == 0
 
 
-def one_exercise(hidden: str = "assert add(-2, 2) == 0") -> nbformat.NotebookNode:
-    """`add`: a visible test (1 point) and a hidden one (2 points)."""
-    notebook = nbformat.v4.new_notebook(cells=[
-        nbgrader_cell("code", "def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION",
-                      "add_solution", solution=True, locked=False),
-        nbgrader_cell("code", "assert add(1, 2) == 3", "add_visible", grade=True, points=1),
-        nbgrader_cell("code", f"### BEGIN HIDDEN TESTS\n{hidden}\n### END HIDDEN TESTS",
-                      "add_hidden", grade=True, points=2),
-    ])
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    return notebook
+def one_exercise(hidden: str = "assert added(-2, 2) == 0") -> nbformat.NotebookNode:
+    return add_exercise(hidden)
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +43,7 @@ def test_a_changed_hidden_test_regrades_unchanged_submissions(two_assignments, t
           root / "submitted" / "ada" / "toy" / "toy.ipynb")
     assert [r["score"] for r in autograde(Course(root), jobs=2, sandboxed=False, out=quiet())] == [1.0]
 
-    write(one_exercise(hidden="assert add(2, 2) == 4"), root / "solutions" / "toy" / "toy.ipynb")
+    write(one_exercise(hidden="assert added(2, 2) == 4"), root / "solutions" / "toy" / "toy.ipynb")
     assert [r["score"] for r in autograde(Course(root), sandboxed=False, out=quiet())] == [3.0]
     assert gradebook.scores(root / "gradebook.db", "toy") == {"ada": (3.0, 3.0)}
 

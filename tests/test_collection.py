@@ -20,7 +20,6 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
@@ -29,25 +28,12 @@ from course_lib.grading import autograde as autograde_module, cli, collect, grad
 from course_lib.grading.assignment import Assignment
 from course_lib.grading.autograde import Course, NotAllGraded, autograde, merge
 from course_lib.grading.execute import GraderError
-from grading_support import answered, json_lines, nbgrader_cell, new_course, write
-
-
-def toy_source() -> nbformat.NotebookNode:
-    """`add`: a visible test (1 point) and a hidden one (2 points)."""
-    notebook = nbformat.v4.new_notebook(cells=[
-        nbgrader_cell("code", "def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION",
-                      "add_solution", solution=True, locked=False),
-        nbgrader_cell("code", "assert add(1, 2) == 3", "add_visible", grade=True, points=1),
-        nbgrader_cell("code", "### BEGIN HIDDEN TESTS\nassert add(-2, 2) == 0\n### END HIDDEN TESTS",
-                      "add_hidden", grade=True, points=2),
-    ])
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    return notebook
+from grading_support import add_exercise, answered, json_lines, new_course, write
 
 
 @pytest.fixture(scope="module")
 def course_dir(tmp_path_factory):
-    root = new_course(tmp_path_factory.mktemp("course"), {"toy": {"toy": toy_source()}})
+    root = new_course(tmp_path_factory.mktemp("course"), {"toy": {"toy": add_exercise()}})
     Gradebook(gradebook.db_url(root / "empty.db")).close()   # made once: creating one takes seconds
     return root
 

@@ -59,13 +59,13 @@ def grade_notebook(path, assignment: Assignment, limits=None, sandboxed: bool = 
                     limits=limits or _cached(assignment, ("limits",), lambda: check(assignment)),
                     sandboxed=sandboxed, data_dir=default_data_dir())
     outcomes = {}
-    for grade_id, index in rebuilt.test_index.items():
+    for gid, index in rebuilt.test_index.items():
         if index in run.errors:
-            outcomes[grade_id] = (False, scrub(run.errors[index], hidden))
+            outcomes[gid] = (False, scrub(run.errors[index], hidden))
         elif index >= run.finished:
-            outcomes[grade_id] = (False, f"not run: {run.stopped}")
+            outcomes[gid] = (False, f"not run: {run.stopped}")
         else:
-            outcomes[grade_id] = (True, "")
+            outcomes[gid] = (True, "")
     notes = rebuilt.notes + run.limits_hit + ([run.stopped] if run.stopped else [])
     return _result(path, assignment, name, "graded", "; ".join(notes) or None, outcomes,
                    "not run: the test cell is missing from the source")
