@@ -12,12 +12,13 @@ JOBS   ?= 1
 
 .PHONY: setup system-deps data release autograde course test bench clean
 
-## setup: create .venv and install course_lib with the instructor/dev extras (quick when done)
+## setup: create .venv and install course_lib (the learners' package, with the dev extras) and
+## course_tools (the instructors' package, instructor/) (quick when done)
 setup: $(STAMP)
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml instructor/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev]' -e ./instructor
 	touch $@
 
 ## system-deps: bubblewrap, the sandbox that grading runs notebooks in (installed as root with apt);
@@ -37,15 +38,15 @@ data: setup
 
 ## release: regenerate the student versions in assignments/ from solutions/ (nbgrader)
 release: setup
-	$(PY) -m course_lib.grading.release
+	$(PY) -m course_tools.release
 
 ## autograde: grade everything under submitted/<student>/<assignment>/ (JOBS=n at once), export grades.csv
 autograde: setup system-deps
-	$(PY) -m course_lib.grading.autograde --jobs $(JOBS) $(if $(UNSAFE),--unsafe)
+	$(PY) -m course_tools.autograde --jobs $(JOBS) $(if $(UNSAFE),--unsafe)
 
 ## course: data, release, run the reference solutions, grade a sample class, report
 course: data release system-deps
-	$(PY) -m course_lib.grading.course
+	$(PY) -m course_tools.course
 
 ## test: the test suite
 test: data system-deps

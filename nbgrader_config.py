@@ -1,5 +1,5 @@
 """nbgrader's configuration for this course: solutions/ is the source, assignments/ the release."""
-from course_lib.grading import layout
+from course_tools import layout
 
 c = get_config()  # noqa: F821 (nbgrader provides it)
 c.CourseDirectory.course_id = "nn-sentiment"

@@ -23,7 +23,7 @@ CLASS_SIZE = 30
 
 
 def write_class(root: Path, assignment_name: str) -> Path:
-    from course_lib.grading.assignment import Assignment, is_answer
+    from course_tools.assignment import Assignment, is_answer
 
     assignment = Assignment(assignment_name, ROOT)
     notebook = assignment.notebook_names[0]
@@ -42,7 +42,7 @@ def write_class(root: Path, assignment_name: str) -> Path:
 
 
 def grade_class(submitted: Path, workdir: Path, jobs: int) -> float:
-    from course_lib.grading.autograde import Course, autograde
+    from course_tools.autograde import Course, autograde
 
     course = Course(ROOT, submitted=submitted, autograded=workdir / "autograded",
                     feedback_dir=workdir / "feedback", db=workdir / "gradebook.db", csv=workdir / "grades.csv")

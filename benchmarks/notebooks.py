@@ -17,7 +17,7 @@ def paths() -> dict[str, Path]:
 
 def run(repeats: int = 3) -> dict:
     """{notebook name: median seconds, ..., 'runs': {notebook name: [seconds, ...]}}."""
-    from course_lib.grading.execute import execute_notebook
+    from course_tools.execute import execute_notebook
 
     runs = {}
     for name, path in paths().items():

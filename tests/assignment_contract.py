@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import pytest
 
-from course_lib.grading.assignment import Assignment, grade_id, is_answer, is_test
-from course_lib.grading.grade import authoring_problems
+from course_tools.assignment import Assignment, grade_id, is_answer, is_test
+from course_tools.grade import authoring_problems
 from grading_support import (
     REPO, answered, assert_only_wrong_exercises_lose_points, by_grade_id, failed, grade_versions,
     run_hidden_test, run_test_cell,

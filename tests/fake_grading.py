@@ -9,7 +9,7 @@ import os
 import signal
 from pathlib import Path
 
-from course_lib.grading import collect
+from course_tools import collect
 
 LOG = "FAKE_GRADING_LOG"   # if set, the file where each grading attempt appends its student
 

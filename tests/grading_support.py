@@ -11,7 +11,7 @@ from pathlib import Path
 
 import nbformat
 
-from course_lib.grading.assignment import Assignment, grade_id, is_answer
+from course_tools.assignment import Assignment, grade_id, is_answer
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -79,7 +79,7 @@ def course_grade(assignment: str, paths, course_dir: Path = REPO, extra_env=None
     The results are its JSON Lines, one object per notebook."""
     env = dict(os.environ, **(extra_env or {}))
     process = subprocess.run(
-        [sys.executable, "-m", "course_lib.grading.cli", assignment, *map(str, paths), "--json",
+        [sys.executable, "-m", "course_tools.cli", assignment, *map(str, paths), "--json",
          "--course-dir", str(course_dir)],
         capture_output=True, text=True, env=env)
     return process.returncode, json_lines(process.stdout), process.stderr
@@ -105,7 +105,7 @@ def exercise_tests(result: dict, exercise: str) -> set:
 
 def new_course(root: Path, assignments: dict) -> Path:
     """A course directory at `root` with `assignments` ({name: {notebook: NotebookNode}}), released."""
-    from course_lib.grading import release
+    from course_tools import release
 
     shutil.copy(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
     for name, notebooks in assignments.items():

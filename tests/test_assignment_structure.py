@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from course_lib.grading import release
-from course_lib.grading.assignment import Assignment, grade_id, is_answer, is_test
+from course_tools import release
+from course_tools.assignment import Assignment, grade_id, is_answer, is_test
 from grading_support import REPO, leaked_lines
 
 ASSIGNMENTS = release.assignments(REPO)

@@ -9,10 +9,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_lib.grading import autograde as autograde_module, colab, gradebook, limits
-from course_lib.grading.assignment import Assignment
-from course_lib.grading.autograde import Course, NotAllGraded, autograde, grading_key, merge
-from course_lib.grading.limits import Limits
+from course_tools import autograde as autograde_module, colab, gradebook, limits
+from course_tools.assignment import Assignment
+from course_tools.autograde import Course, NotAllGraded, autograde, grading_key, merge
+from course_tools.limits import Limits
 from grading_support import REPO, add_exercise, answered, new_course, write
 
 WRONG_ADD = "def add(a, b):\n    return abs(a) + abs(b)"   # passes the visible test, fails add(-2, 2) == 0

@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_lib.grading import colab
+from course_tools import colab
 from grading_support import REPO
 
 SETTINGS = colab.settings(REPO)

@@ -24,10 +24,10 @@ import pytest
 from nbgrader.api import Gradebook
 
 import fake_grading
-from course_lib.grading import autograde as autograde_module, cli, collect, gradebook, workers
-from course_lib.grading.assignment import Assignment
-from course_lib.grading.autograde import Course, NotAllGraded, autograde, merge
-from course_lib.grading.execute import GraderError
+from course_tools import autograde as autograde_module, cli, collect, gradebook, workers
+from course_tools.assignment import Assignment
+from course_tools.autograde import Course, NotAllGraded, autograde, merge
+from course_tools.execute import GraderError
 from grading_support import add_exercise, answered, json_lines, new_course, write
 
 
@@ -349,7 +349,7 @@ def test_course_grade_prints_each_result_as_a_json_line_as_soon_as_it_is_graded(
 def test_course_grade_output_keeps_the_first_result_when_the_grader_process_dies(course, tmp_path):
     paths = notebooks_in(tmp_path, course, ["a", "b"])
     script = ("import os, sys, fake_grading\n"
-              "from course_lib.grading import cli, collect\n"
+              "from course_tools import cli, collect\n"
               "def grade(content, path, *args):\n"
               "    if path.parent.name == 'b':\n"
               "        os._exit(9)   # the grader dies, as if killed\n"

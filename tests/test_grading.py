@@ -11,12 +11,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_lib.grading import execute, gradebook, judge, sandbox
-from course_lib.grading.assignment import Assignment
-from course_lib.grading.autograde import Course, autograde, merge
-from course_lib.grading.limits import Limits
-from course_lib.grading.grade import grade_notebook
-from course_lib.grading.notebooks import Ungradable, read_submission
+from course_tools import execute, gradebook, judge, sandbox
+from course_tools.assignment import Assignment
+from course_tools.autograde import Course, autograde, merge
+from course_tools.limits import Limits
+from course_tools.grade import grade_notebook
+from course_tools.notebooks import Ungradable, read_submission
 from grading_support import answered, by_grade_id, course_grade, failed, nbgrader_cell, new_course, write
 
 PROBE_ADD = "@probe\ndef add_result(a, b):\n    return add(a, b)\n"

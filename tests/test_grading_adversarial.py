@@ -20,11 +20,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_lib.grading import gradebook, sandbox
-from course_lib.grading.assignment import Assignment
-from course_lib.grading.autograde import Course, autograde
-from course_lib.grading.grade import hidden_lines
-from course_lib.grading.limits import Limits
+from course_tools import gradebook, sandbox
+from course_tools.assignment import Assignment
+from course_tools.autograde import Course, autograde
+from course_tools.grade import hidden_lines
+from course_tools.limits import Limits
 from grading_support import answered, json_lines, nbgrader_cell, new_course, write
 
 # The assignment: `add` (1 + 2 points) and `scale` (1 + 2 points), its tests in the course's form:
@@ -349,7 +349,7 @@ def test_what_the_attacks_could_not_reach_is_there_for_the_grader(graded):
 def test_grading_refuses_to_run_without_a_sandbox_unless_unsafe(graded, tmp_path):
     notebook = graded["root"] / "submitted" / "clean_1" / "guarded" / "guarded.ipynb"
     env = dict(os.environ, PATH=str(Path(sys.executable).parent))  # no bwrap on PATH
-    command = [sys.executable, "-m", "course_lib.grading.cli", "guarded", str(notebook), "--json",
+    command = [sys.executable, "-m", "course_tools.cli", "guarded", str(notebook), "--json",
                "--course-dir", str(graded["root"])]
     refused = subprocess.run(command, capture_output=True, text=True, env=env)
     assert refused.returncode == 2 and "bubblewrap" in refused.stderr and "--unsafe" in refused.stderr
@@ -364,7 +364,7 @@ def test_a_killed_autograde_resumes_and_grades_each_submission_once(graded, tmp_
     for student in ("ann", "ben", "cat", "dan"):
         write(answered(graded["assignment"], answer={"add_solution"} if student == "ben" else None),
               submitted / student / "guarded" / "guarded.ipynb")
-    script = ("import sys; from pathlib import Path; from course_lib.grading.autograde import Course, autograde;"
+    script = ("import sys; from pathlib import Path; from course_tools.autograde import Course, autograde;"
               f"autograde(Course(Path({str(root)!r}), submitted=Path({str(submitted)!r}),"
               f" autograded=Path({str(tmp_path / 'autograded')!r}), feedback_dir=Path({str(tmp_path / 'feedback')!r}),"
               f" db=Path({str(tmp_path / 'gradebook.db')!r}), csv=Path({str(tmp_path / 'grades.csv')!r})))")

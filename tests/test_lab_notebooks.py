@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_lib.grading.execute import execute_notebook
+from course_tools.execute import execute_notebook
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 LABS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))

@@ -18,8 +18,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_lib.grading import execute, sandbox
-from course_lib.grading.limits import Limits
+from course_tools import execute, sandbox
+from course_tools.limits import Limits
 from grading_support import REPO, nbgrader_cell, new_course
 
 # What the grader's environment holds and no sandbox may show.
@@ -182,10 +182,10 @@ def _clone_with_its_own_environment(root: Path) -> Path:
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(clone / ".venv")], check=True)
     packages = Path(sysconfig.get_paths()["purelib"])
     target = clone / ".venv" / packages.relative_to(sys.prefix)
-    for entry in packages.iterdir():     # all but the editable install of this checkout's course_lib
-        if "course_lib" not in entry.name:
+    for entry in packages.iterdir():     # all but the editable installs of this checkout's packages
+        if "course_lib" not in entry.name and "course_tools" not in entry.name:
             subprocess.run(["cp", "-al", str(entry), str(target)], check=True)
-    (target / "course_lib_clone.pth").write_text(f"{clone}\n")
+    (target / "course_kit_clone.pth").write_text(f"{clone}\n{clone / 'instructor'}\n")
     subprocess.run(["cp", "-al", os.environ["COURSE_DATA_DIR"], str(clone / "nltk_data")], check=True)
     return clone
 
@@ -199,7 +199,7 @@ def test_a_course_cloned_under_tmp_grades_in_the_sandbox_with_its_own_environmen
     The clone's .venv is made by `python -m venv`, as `make setup` does; instead of installing the
     packages again (minutes), its site-packages is this environment's, hard-linked file by file (the
     same files, but at paths under the clone, which is what the sandbox must show), and course_lib is
-    installed from the clone by a .pth file (what `pip install -e` amounts to). Not faithful, and not
+    installed from the clone by a .pth file, course_tools too (what `pip install -e` amounts to). Not faithful, and not
     used: a venv made with --system-site-packages, or .pth files or symlinks pointing back to this
     checkout, which would import from paths outside /tmp. The grader is the clone's interpreter, so the
     sandbox is built from the clone's sys.prefix, as `make course` there would build it.
@@ -219,7 +219,7 @@ def test_a_course_cloned_under_tmp_grades_in_the_sandbox_with_its_own_environmen
         env = {"PATH": f"{clone / '.venv' / 'bin'}:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/"),
                "COURSE_DATA_DIR": str(clone / "nltk_data"), "LANG": "C.UTF-8"}
         graded = subprocess.run(
-            [str(clone / ".venv" / "bin" / "python"), "-m", "course_lib.grading.cli", "where",
+            [str(clone / ".venv" / "bin" / "python"), "-m", "course_tools.cli", "where",
              str(course / "solutions" / "where" / "where.ipynb"), "--json", "--course-dir", str(course)],
             capture_output=True, text=True, env=env, cwd=clone, timeout=240)
     assert graded.returncode == 0, graded.stderr[-3000:]

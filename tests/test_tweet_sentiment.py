@@ -11,8 +11,8 @@ import sys
 import nbformat
 import pytest
 
-from course_lib.grading import release
-from course_lib.grading.assignment import Assignment
+from course_tools import release
+from course_tools.assignment import Assignment
 from grading_support import (
     REPO, answered, as_downloaded_from_colab, assert_only_wrong_exercises_lose_points, course_grade,
     grade_versions,
@@ -94,7 +94,7 @@ def course_run():
     # What a previous run left must not stand in for this run's output.
     (REPO / "build" / "course_report.json").unlink(missing_ok=True)
     shutil.rmtree(REPO / "build" / "sample_class", ignore_errors=True)
-    process = subprocess.run([sys.executable, "-m", "course_lib.grading.course"], cwd=REPO,
+    process = subprocess.run([sys.executable, "-m", "course_tools.course"], cwd=REPO,
                              capture_output=True, text=True)
     assert process.returncode == 0, process.stdout[-2000:] + process.stderr[-3000:]
     report = json.loads((REPO / "build" / "course_report.json").read_text())

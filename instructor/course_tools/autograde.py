@@ -1,4 +1,4 @@
-"""`python -m course_lib.grading.autograde` (`make autograde`): grade every submission, export grades.csv.
+"""`python -m course_tools.autograde` (`make autograde`): grade every submission, export grades.csv.
 
 For each notebook under submitted/<student>/<assignment>/ that may be graded (a regular file named
 after one of the assignment's notebooks, of a valid student: see collect.py; what else is there
@@ -39,12 +39,12 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from course_lib.grading import collect, feedback, gradebook, layout, sandbox, workers
-from course_lib.grading.assignment import Assignment, AssignmentNotFound
-from course_lib.grading.collect import grade_submission
-from course_lib.grading.execute import GraderError
-from course_lib.grading.grade import check
-from course_lib.grading.limits import Limits
+from course_tools import collect, feedback, gradebook, layout, sandbox, workers
+from course_tools.assignment import Assignment, AssignmentNotFound
+from course_tools.collect import grade_submission
+from course_tools.execute import GraderError
+from course_tools.grade import check
+from course_tools.limits import Limits
 
 
 class NotAllGraded(RuntimeError):
@@ -380,7 +380,7 @@ def _jobs_option(text: str) -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_lib.grading.autograde", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m course_tools.autograde", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="*", metavar="ASSIGNMENT", help="only these assignments")
     parser.add_argument("--jobs", type=_jobs_option, default=None,

@@ -11,8 +11,8 @@ from nbgrader.api import Gradebook, MissingEntry
 from sqlalchemy import text
 from sqlalchemy.exc import SAWarning
 
-from course_lib.grading import layout
-from course_lib.grading.assignment import Assignment, grade_id, is_answer, is_test
+from course_tools import layout
+from course_tools.assignment import Assignment, grade_id, is_answer, is_test
 
 
 def db_url(path) -> str:

@@ -45,7 +45,7 @@ from pathlib import Path
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 
-from course_lib.grading.limits import Limits
+from course_tools.limits import Limits
 
 KERNEL_NAME = "course-sandbox"
 SCRATCH = "/scratch"

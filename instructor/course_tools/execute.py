@@ -27,11 +27,11 @@ from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from course_lib.grading import layout
-from course_lib.grading.judge import StopRun, Test, run_judge
-from course_lib.grading.kernel_client import GradingClient, bound_session, bounded_context
-from course_lib.grading.limits import Limits
-from course_lib.grading.sandbox import KERNEL_SETTINGS, Sandbox
+from course_tools import layout
+from course_tools.judge import StopRun, Test, run_judge
+from course_tools.kernel_client import GradingClient, bound_session, bounded_context
+from course_tools.limits import Limits
+from course_tools.sandbox import KERNEL_SETTINGS, Sandbox
 from course_lib.testing import ProbeFailed, WireError, decode, encode
 
 PREAMBLE_SECONDS = 120  # the preamble imports numpy, jax, course_lib: not the learner's time

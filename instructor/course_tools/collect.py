@@ -199,7 +199,7 @@ def grade_bytes(content: bytes, path: Path, assignment, limits, sandboxed: bool)
 
     Raises what grade_notebook raises (execute.GraderError: the grader failed).
     """
-    from course_lib.grading.grade import grade_notebook  # the grading stack loads only where it runs
+    from course_tools.grade import grade_notebook  # the grading stack loads only where it runs
 
     return grade_notebook(path, assignment, limits, sandboxed=sandboxed, content=content)
 
@@ -223,7 +223,7 @@ _WORKER_ASSIGNMENTS = {}  # only filled in the worker processes, one per run (sp
 def grade_in_worker(grader, root, name, submitted, parts, limits, sandboxed):
     """In a worker process: `grader(submitted, parts, Assignment(name, root), limits, sandboxed)`, the
     assignment read once per worker. (Here, not in autograde.py, so that workers start quickly.)"""
-    from course_lib.grading.assignment import Assignment
+    from course_tools.assignment import Assignment
 
     if (root, name) not in _WORKER_ASSIGNMENTS:
         _WORKER_ASSIGNMENTS[root, name] = Assignment(name, root)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import nbformat
 
-from course_lib.grading import layout
+from course_tools import layout
 
 
 @dataclass(frozen=True)

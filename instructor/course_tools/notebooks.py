@@ -21,7 +21,7 @@ from pathlib import Path
 
 import nbformat
 
-from course_lib.grading.assignment import grade_id, is_answer, is_fixed, is_test
+from course_tools.assignment import grade_id, is_answer, is_fixed, is_test
 from course_lib.testing import WireError, check_depth
 
 

@@ -17,10 +17,10 @@ import weakref
 from pathlib import Path
 
 from course_lib.data.corpus import default_data_dir
-from course_lib.grading import judge, limits as limits_module
-from course_lib.grading.assignment import Assignment, grade_id, is_fixed, is_test
-from course_lib.grading.execute import run_cells
-from course_lib.grading.notebooks import Ungradable, read_submission, reconcile
+from course_tools import judge, limits as limits_module
+from course_tools.assignment import Assignment, grade_id, is_fixed, is_test
+from course_tools.execute import run_cells
+from course_tools.notebooks import Ungradable, read_submission, reconcile
 
 MAX_MESSAGE = 1000  # characters of a failure message kept
 _HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)

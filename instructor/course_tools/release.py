@@ -1,4 +1,4 @@
-"""`python -m course_lib.grading.release [ASSIGNMENT ...]` (`make release`): regenerate the student versions.
+"""`python -m course_tools.release [ASSIGNMENT ...]` (`make release`): regenerate the student versions.
 
 First writes the "Open in Colab" badges and Colab set-up cells of the labs and
 the sources (see colab.py; with ASSIGNMENT names, only those assignments' sources). Then runs `nbgrader generate_assignment` for each
@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from course_lib.grading import colab, layout
+from course_tools import colab, layout
 
 LEAK = re.compile(r"(BEGIN|END) (SOLUTION|HIDDEN TESTS)")
 
@@ -51,7 +51,7 @@ def generate(course_dir: Path, names=None) -> list[Path]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_lib.grading.release", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m course_tools.release", description=__doc__)
     parser.add_argument("names", nargs="*", metavar="ASSIGNMENT")
     parser.add_argument("--course-dir", default=None)
     args = parser.parse_args(argv)

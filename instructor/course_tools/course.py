@@ -1,4 +1,4 @@
-"""`python -m course_lib.grading.course` (`make course`): the whole course, end to end.
+"""`python -m course_tools.course` (`make course`): the whole course, end to end.
 
 1. runs the capstone's reference solution on the real tweets and reads its
    validation accuracy and training time (its notebook defines `accuracy` and
@@ -22,10 +22,10 @@ from pathlib import Path
 
 import nbformat
 
-from course_lib.grading import gradebook, layout, release
-from course_lib.grading.assignment import Assignment, is_answer
-from course_lib.grading.autograde import Course, NotAllGraded, autograde, default_jobs
-from course_lib.grading.execute import execute_notebook
+from course_tools import gradebook, layout, release
+from course_tools.assignment import Assignment, is_answer
+from course_tools.autograde import Course, NotAllGraded, autograde, default_jobs
+from course_tools.execute import execute_notebook
 
 CAPSTONE = "tweet_sentiment"
 REPORT_CELL = ('import json\nprint("COURSE_REPORT " + json.dumps('

@@ -1,9 +1,9 @@
 """`course-grade ASSIGNMENT NOTEBOOK [NOTEBOOK ...] [--json] [--unsafe]`: grade notebooks.
 
 Grades each notebook against the assignment's tests, hidden ones included, in a
-sandbox (see course_lib.grading.sandbox). Prints, for each notebook, its total and
+sandbox (see course_tools.sandbox). Prints, for each notebook, its total and
 each test's grade_id, points, max points, pass/fail and failure message; with
---json, JSON Lines: one result per notebook (see course_lib.grading.grade), each on
+--json, JSON Lines: one result per notebook (see course_tools.grade), each on
 its own line, printed as soon as that notebook is graded. A notebook the grader
 fails on, or that is not a regular file (a symbolic link, a FIFO, a device: never
 followed or read), gets a result with status "error" and the reason, and the
@@ -20,10 +20,10 @@ import sys
 
 from pathlib import Path
 
-from course_lib.grading import collect, sandbox
-from course_lib.grading.assignment import Assignment, AssignmentNotFound
-from course_lib.grading.execute import GraderError
-from course_lib.grading.grade import check
+from course_tools import collect, sandbox
+from course_tools.assignment import Assignment, AssignmentNotFound
+from course_tools.execute import GraderError
+from course_tools.grade import check
 
 
 def main(argv=None) -> int:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import nbformat
 
-from course_lib.grading import layout
+from course_tools import layout
 
 BADGE_ID, SETUP_ID = "colab-badge", "colab-setup"
 # Colab's own packages that the set-up must never reinstall.

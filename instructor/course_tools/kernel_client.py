@@ -23,7 +23,7 @@ from jupyter_client.utils import ensure_async
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionComplete
 
-from course_lib.grading.limits import Limits
+from course_tools.limits import Limits
 from course_lib.testing import MIME, WireError, check_depth
 
 MAX_FRAME = 80 * 1024 * 1024   # bytes of one message frame (a probe's result fits, with room)
