@@ -1,4 +1,4 @@
-"""Grading: seconds per submission, and a class of 30 graded with 1 and with 2 workers.
+"""Grading: seconds per submission and where they go, and a class of 30 graded with 1 and 2 workers.
 
 Each submission is graded as `make autograde` does: in the sandbox, recorded in a
 gradebook, with feedback. The class is 30 submissions of one assignment (default
@@ -6,6 +6,9 @@ gradebook, with feedback. The class is 30 submissions of one assignment (default
 mix a class has near a deadline. `speedup_2_workers` is (time with 1 worker) /
 (time with 2 workers), medians of the repeats, which alternate which goes first; the
 target on a 2-core machine is >= 1 / 0.65, i.e. `time_ratio_2_to_1_workers` <= 0.65.
+`breakdown` is the median, over the 1-worker runs' submissions, of each part of a grading
+(kernel start, grader's preamble, the notebook's own cells, the tests: probes and judges), in
+seconds, as the grader records it in each result ("seconds").
 """
 from __future__ import annotations
 
@@ -41,6 +44,15 @@ def write_class(root: Path, assignment_name: str) -> Path:
     return submitted
 
 
+def breakdown(autograded: Path) -> dict:
+    """The median seconds of each part of a grading, over the results under `autograded`."""
+    import json
+
+    parts = [json.loads(path.read_text()).get("seconds") for path in autograded.glob("*/*/*.json")]
+    parts = [p for p in parts if p]
+    return {what: statistics.median(p[what] for p in parts) for what in parts[0]} if parts else {}
+
+
 def grade_class(submitted: Path, workdir: Path, jobs: int) -> float:
     from course_tools.autograde import Course, autograde
 
@@ -56,16 +68,19 @@ def grade_class(submitted: Path, workdir: Path, jobs: int) -> float:
 
 def run(repeats: int = 2, assignment: str = "layers") -> dict:
     runs = {"workers_1_seconds": [], "workers_2_seconds": []}
+    parts = {}
     with tempfile.TemporaryDirectory() as folder:
         submitted = write_class(Path(folder), assignment)
         for repeat in range(repeats):
             for jobs in ((1, 2) if repeat % 2 == 0 else (2, 1)):  # alternate which goes first
                 workdir = Path(folder) / f"run{repeat}-{jobs}"
                 runs[f"workers_{jobs}_seconds"].append(grade_class(submitted, workdir, jobs))
+                if jobs == 1:
+                    parts = breakdown(workdir / "autograded")
     one = statistics.median(runs["workers_1_seconds"])
     two = statistics.median(runs["workers_2_seconds"])
     return {"assignment": assignment, "class_size": CLASS_SIZE,
-            "seconds_per_submission": one / CLASS_SIZE,
+            "seconds_per_submission": one / CLASS_SIZE, "breakdown": parts,
             "submissions_per_minute_1_worker": 60 * CLASS_SIZE / one,
             "submissions_per_minute_2_workers": 60 * CLASS_SIZE / two,
             "speedup_2_workers": one / two, "time_ratio_2_to_1_workers": two / one, "runs": runs}

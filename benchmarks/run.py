@@ -55,6 +55,8 @@ def table(results: dict) -> str:
     if "grading" in results:
         r = results["grading"]
         row(f"grading ({r['assignment']}), per submission", r["seconds_per_submission"], "s")
+        for what, seconds in r.get("breakdown", {}).items():
+            row(f"  of which {what.replace('_', ' ')}", seconds, "s")
         row(f"class of {r['class_size']}, 1 worker", r["submissions_per_minute_1_worker"], "/min")
         row(f"class of {r['class_size']}, 2 workers", r["submissions_per_minute_2_workers"], "/min")
         row("speedup with 2 workers", r["speedup_2_workers"], "x")

@@ -329,3 +329,13 @@ def test_only_directories_that_look_like_a_sandboxs_are_removed_as_stale(tmp_pat
         os.utime(folder, (time.time() - sandbox.STALE_AFTER_SECONDS - 60,) * 2)
     sandbox._remove_stale()
     assert not ours.exists() and theirs.exists()
+
+
+def test_a_result_says_where_its_grading_time_went(toy, tmp_path):
+    started = time.monotonic()
+    result = grade(toy, toy.sources["toy"], tmp_path, "reference.ipynb")
+    wall = time.monotonic() - started
+    parts = result["seconds"]
+    assert set(parts) == {"kernel_start", "preamble", "cells", "tests"}
+    assert all(seconds > 0 for seconds in parts.values()), parts
+    assert sum(parts.values()) <= wall

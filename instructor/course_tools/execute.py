@@ -92,11 +92,15 @@ class Run:
       stopped: why the run ended early, in words for the learner; None if every cell ran.
       limits_hit: the limits some cell ran into, in words (a cell's own error may not say,
         e.g. the NameError of a test whose answer cell ran out of memory).
+      seconds: where the time went, in seconds: "kernel_start", "preamble", "cells" (the notebook's
+        own cells) and "tests" (defining and calling the probes in the kernel, and the judges here).
     """
     errors: dict[int, str] = field(default_factory=dict)
     finished: int = 0
     stopped: str | None = None
     limits_hit: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(
+        ("kernel_start", "preamble", "cells", "tests"), 0.0))
 
     def hit(self, what: str) -> None:
         if what not in self.limits_hit:
@@ -176,6 +180,7 @@ class _Runner:
         client, run = self.client, self.result
         client.resources = {"metadata": {"path": str(workdir)}}
         bound_session(client.km.session, client.received)
+        clock = time.monotonic()
         with contextlib.ExitStack() as stack:
             try:  # cleanup_kc: nbclient leaves a kernel manager it was given (the sandbox's) running
                 stack.enter_context(client.setup_kernel(env=env, cwd=str(workdir), stdout=subprocess.DEVNULL,
@@ -183,7 +188,9 @@ class _Runner:
             except Exception as error:
                 why = f" ({self.box.diagnose()})" if self.box else ""   # what does the sandbox lack?
                 raise GraderError(f"the kernel could not start: {type(error).__name__}: {error}{why}") from error
+            clock = self._spent("kernel_start", clock)
             _run_preamble(client, self.cells[0], max(self.limits.cell_seconds, PREAMBLE_SECONDS))
+            clock = self._spent("preamble", clock)
             self.deadline = time.monotonic() + self.limits.notebook_seconds
             for number in range(len(self.cells) - 1):
                 if time.monotonic() >= self.deadline:
@@ -198,8 +205,16 @@ class _Runner:
                     run.stopped = str(stop)
                     run.finished = number + 1
                     break
+                finally:
+                    clock = self._spent("tests" if number in self.tests else "cells", clock)
                 run.finished = number + 1
         return run
+
+    def _spent(self, what: str, since: float) -> float:
+        """Adds the time since `since` to `what` in the run's seconds; returns now."""
+        now = time.monotonic()
+        self.result.seconds[what] += now - since
+        return now
 
     def _execute(self, number: int, cell) -> str | None:
         """Runs `cell` as cell `number` of the notebook; its failure message, or None.

@@ -67,8 +67,9 @@ def grade_notebook(path, assignment: Assignment, limits=None, sandboxed: bool = 
         else:
             outcomes[gid] = (True, "")
     notes = rebuilt.notes + run.limits_hit + ([run.stopped] if run.stopped else [])
-    return _result(path, assignment, name, "graded", "; ".join(notes) or None, outcomes,
-                   "not run: the test cell is missing from the source")
+    result = _result(path, assignment, name, "graded", "; ".join(notes) or None, outcomes,
+                     "not run: the test cell is missing from the source")
+    return dict(result, seconds={what: round(seconds, 3) for what, seconds in run.seconds.items()})
 
 
 def check(assignment: Assignment) -> limits_module.Limits:
