@@ -62,20 +62,22 @@ class ProbeFailed(Exception):
 def probe(function):
     """Marks `function` as a test's probe: the part of a test that runs your code.
 
-    Called, it returns `function`'s result after a round trip through wire data
-    (`encode`, then `decode`), exactly as the grader receives it.
+    Called, it takes its arguments and returns `function`'s result after a round trip
+    through wire data (`encode`, then `decode`), exactly as the grader sends and receives
+    them: `function` gets copies, never the caller's own arrays.
 
     Raises:
-      ProbeFailed: `function` raised (its exception's name and message are kept).
-      NotPlainData: `function` returned something that is not wire data.
+      ProbeFailed: `function` raised (its exception's name and message are kept), or returned
+        something that is not wire data (ename 'NotPlainData'), as in the grader.
+      NotPlainData: the arguments are not wire data.
     """
     @functools.wraps(function)
     def called(*args, **kwargs):
+        args, kwargs = decode(json.dumps(encode([list(args), kwargs])))
         try:
-            value = function(*args, **kwargs)
+            return decode(json.dumps(encode(function(*args, **kwargs))))
         except Exception as error:
             raise ProbeFailed(function.__name__, type(error).__name__, _message(error)) from error
-        return decode(json.dumps(encode(value)))
 
     called.__probe__ = True
     return called

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import ast
 import builtins
+import contextlib
+import io
 import symtable
 from dataclasses import dataclass
 
@@ -103,6 +105,7 @@ def check(test: Test, provided: set[str]) -> list[str]:
 
 def run_judge(test: Test, imports: str, call_probe) -> str | None:
     """Runs the judge of `test`; None if it passed, else the failure message for the learner.
+    What the judge prints (a "passed" line for the learner's own notebook) is dropped here.
 
     Args:
       imports: the instructor's import lines, run first in the judge's namespace.
@@ -115,7 +118,8 @@ def run_judge(test: Test, imports: str, call_probe) -> str | None:
     for name in test.probes:
         namespace[name] = _stand_in(name, call_probe)
     try:
-        exec(compile(test.judge_source, f"<test {test.grade_id}>", "exec"), namespace)
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            exec(compile(test.judge_source, f"<test {test.grade_id}>", "exec"), namespace)
     except ProbeFailed as error:
         return describe_probe_failure(error)
     except AssertionError as error:
