@@ -1,8 +1,11 @@
 """The layers assignment, graded: its reference solution, its release, and realistic wrong answers."""
 from __future__ import annotations
 
+import nbformat
 from assignment_contract import GradedAssignment
-from grading_support import run_hidden_test
+from grading_support import REPO, run_hidden_test
+
+from course_lib.grading.assignment import grade_id, is_answer
 
 NAME = "layers"
 # Exercise -> (points of its visible test, points of its hidden test).
@@ -69,6 +72,13 @@ class MySerial(tl.Layer):
             a = layer(a)
         return a
 '''
+
+
+def reference_layers() -> str:
+    """The reference answers of the layer exercises (all but lecture_model): what a learner's notebook holds
+    when they run an exercise's test, so that a wrong lecture_model is checked with correct layers."""
+    source = nbformat.read(REPO / "solutions" / NAME / f"{NAME}.ipynb", as_version=4)
+    return "\n".join(c.source for c in source.cells if is_answer(c) and grade_id(c) != "lecture_model_solution")
 
 
 def relu(body):
@@ -170,6 +180,7 @@ MISTAKES = [
 class TestLayersAssignment(GradedAssignment):
     NAME = NAME
     POINTS, WRONG, EXPECTED_MESSAGE, MISTAKES = POINTS, WRONG, EXPECTED_MESSAGE, MISTAKES
+    CONTEXT = reference_layers()
 
     def test_the_in_process_harness_passes_the_reference_answers(self, assignment):
         answers = self.reference_answers(assignment)
