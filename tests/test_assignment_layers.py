@@ -1,8 +1,11 @@
 """The layers assignment, graded: its reference solution, its release, and realistic wrong answers."""
 from __future__ import annotations
 
+import nbformat
 from assignment_contract import GradedAssignment
-from grading_support import run_hidden_test
+from grading_support import REPO, run_hidden_test
+
+from course_lib.grading.assignment import grade_id, is_answer
 
 NAME = "layers"
 # Exercise -> (points of its visible test, points of its hidden test).
@@ -71,6 +74,13 @@ class MySerial(tl.Layer):
 '''
 
 
+def reference_layers() -> str:
+    """The reference answers of the layer exercises (all but lecture_model): what a learner's notebook holds
+    when they run an exercise's test, so that a wrong lecture_model is checked with correct layers."""
+    source = nbformat.read(REPO / "solutions" / NAME / f"{NAME}.ipynb", as_version=4)
+    return "\n".join(c.source for c in source.cells if is_answer(c) and grade_id(c) != "lecture_model_solution")
+
+
 def relu(body):
     return f"class Relu(tl.Layer):\n    def forward(self, x):\n        return {body}\n"
 
@@ -106,7 +116,7 @@ WRONG = {
 }
 EXPECTED_MESSAGE = {  # a phrase each wrong exercise's failure messages must contain
     "a": {"Relu": "jax.jit", "Dense": "w is transposed", "Mean": "self._axis", "lecture_model": "your own Dense"},
-    "b": {"Sigmoid": "not finite", "Dense": "add the bias", "Embedding": "columns (axis 1)",
+    "b": {"Sigmoid": "not finite", "Dense": "without the bias", "Embedding": "columns (axis 1)",
           "MySerial": "reverse order"},
     "c": {"Relu": "jnp.maximum(x, 0)", "Sigmoid": "mind the minus sign", "Embedding": "flattened",
           "Mean": "the averaged axis disappears", "MySerial": "only the first layer ran"},
@@ -118,11 +128,16 @@ MISTAKES = [
     ("Relu", relu("np.maximum(x, 0)"), "jax.jit"),
     ("Relu", relu("jnp.max(x, 0)"), "jnp.maximum(x, 0)"),
     ("Relu", relu("jnp.minimum(x, 0)"), "must be max(0, x)"),
+    ("Relu", relu("np.where(x > 0, x, 0)"), "jax.jit"),
+    ("Relu", "class Relu(tl.Layer):\n    def forward(self, x):\n        x[x < 0] = 0\n        return x\n",
+     "changed its input x in place"),
+    ("Relu", relu("jnp.abs(x)"), "must be max(0, x)"),
     ("Sigmoid", sigmoid("1.0 / (1.0 + np.exp(-x))"), "jnp.exp, not np.exp"),
     ("Sigmoid", sigmoid("1.0 / (1.0 + jnp.exp(x))"), "mind the minus sign"),
     ("Sigmoid", sigmoid("jnp.exp(x) / (1.0 + jnp.exp(x))"), "inf / inf = nan"),
     ("Sigmoid", sigmoid("1.0 / 1.0 + jnp.exp(-x)"), "must be 1 / (1 + exp(-x))"),
     ("Sigmoid", sigmoid("jnp.tanh(x)"), "must be 1 / (1 + exp(-x))"),
+    ("Sigmoid", sigmoid("1.0 / (1.0 - jnp.exp(-x))"), "must be 1 / (1 + exp(-x))"),
     ("Dense", DENSE_INIT.replace("(d_in, self._n_units)", "(self._n_units, d_in)").replace("jnp.dot(x, w)", "jnp.dot(x, w.T)"),
      "w is transposed"),
     ("Dense", DENSE_INIT.replace("jnp.dot(x, w) + b", "jnp.dot(x, w)"), "add b"),
@@ -138,6 +153,11 @@ MISTAKES = [
     ("Dense", DENSE_INIT.replace("fastmath.random.normal(self.rng, (d_in, self._n_units))",
                                  "np.random.normal(size=(d_in, self._n_units))"), "not with np.random"),
     ("Dense", DENSE_INIT.replace("jnp.dot(x, w) + b", "np.dot(x, w) + b"), "jax.jit and jax.grad"),
+    ("Dense", DENSE_INIT.replace("self._init_stdev * fastmath", "0.1 * fastmath"), "not a fixed 0.1"),
+    ("Dense", DENSE_INIT.replace("self._init_stdev * fastmath", "self._init_stdev ** 2 * fastmath"), "not by its square"),
+    ("Dense", DENSE_INIT.replace("self._init_stdev * fastmath.random.normal(self.rng, (d_in, self._n_units))",
+                                 "jnp.zeros((d_in, self._n_units))"), "w must be random"),
+    ("Dense", DENSE_INIT.replace("jnp.dot(x, w) + b", "jnp.dot(w, x) + b"), "jnp.dot(x, w) + b"),
     ("Embedding", EMBEDDING.replace("(self._vocab_size, self._d_feature)", "(self._d_feature, self._vocab_size)")
                            .replace("x, axis=0", "x, axis=1"), "the table is transposed"),
     ("Embedding", EMBEDDING.replace("jnp.take(self.weights, x, axis=0)", "self.weights[:, x]"), "columns (axis 1)"),
@@ -145,15 +165,23 @@ MISTAKES = [
     ("Embedding", EMBEDDING.replace("jnp.take(self.weights, x, axis=0)", "np.take(self.weights, x, axis=0)"), "not np.take"),
     ("Embedding", EMBEDDING.replace("self._init_stdev * fastmath", "fastmath"), "standard deviation 0.5"),
     ("Embedding", EMBEDDING.replace("self.rng", "fastmath.random.get_prng(0)"), "draw it from self.rng"),
+    ("Embedding", EMBEDDING.replace("self._init_stdev * fastmath", "0.1 * fastmath"), "not a fixed 0.1"),
+    ("Embedding", EMBEDDING.replace("(self._vocab_size, self._d_feature)", "(input_signature.shape[-1], self._d_feature)"),
+     "does not depend on the input's shape"),
+    ("Embedding", EMBEDDING.replace("jnp.take(self.weights, x, axis=0)", "jnp.take(self.weights, x, axis=1)"),
+     "columns (axis 1)"),
     ("Mean", MEAN.replace("axis=self._axis", "axis=1"), "self._axis, not a fixed one"),
     ("Mean", MEAN.replace("jnp.mean(x, axis=self._axis)", "jnp.mean(x)"), "into one number"),
     ("Mean", MEAN.replace("axis=self._axis", "axis=self._axis, keepdims=True"), "the averaged axis disappears"),
-    ("Mean", MEAN.replace("jnp.mean", "jnp.sum"), "gives wrong values"),
+    ("Mean", MEAN.replace("jnp.mean", "jnp.sum"), "that is the sum"),
+    ("Mean", MEAN.replace("jnp.mean", "np.average"), "use jnp.mean"),
+    ("Mean", MEAN.replace("axis=self._axis", "axis=-1"), "self._axis, not a fixed one"),
     ("MySerial", MY_SERIAL.replace("in self.sublayers:\n", "in reversed(self.sublayers):\n"), "reverse order"),
     ("MySerial", MY_SERIAL.replace("            a = layer(a)\n        return a", "            a = layer(a)\n            return a"),
      "only the first layer ran"),
     ("MySerial", MY_SERIAL.replace("a = layer(a)", "a = layer(x)"), "instead of the previous layer's output"),
     ("MySerial", MY_SERIAL.replace("a = layer(a)", "layer(a)"), "came out unchanged"),
+    ("MySerial", MY_SERIAL.replace("in self.sublayers:\n", "in self.sublayers[:-1]:\n"), "the last layer did not run"),
     ("lecture_model", "def lecture_model():\n    return MySerial(tl.Dense(4), tl.Sigmoid(), tl.Dense(4), tl.Sigmoid(), "
                       "tl.Dense(3), tl.Softmax())\n", "your own Dense"),
     ("lecture_model", "def lecture_model():\n    return tl.Serial(Dense(4), Sigmoid(), Dense(4), Sigmoid(), Dense(3), "
@@ -164,12 +192,17 @@ MISTAKES = [
      "the lecture's model is"),
     ("lecture_model", "def lecture_model():\n    return MySerial(Dense(4), Sigmoid(), Dense(4), Sigmoid(), Dense(3), tl.LogSoftmax())\n",
      "the lecture's model is"),
+    ("lecture_model", "def lecture_model():\n    return MySerial(Dense(4), tl.Sigmoid(), Dense(4), tl.Sigmoid(), Dense(3), "
+                      "tl.Softmax())\n", "your own Sigmoid"),
+    ("lecture_model", "def lecture_model():\n    return MySerial(Dense(3), Sigmoid(), Dense(4), Sigmoid(), Dense(4), "
+                      "tl.Softmax())\n", "the lecture's model is"),
 ]
 
 
 class TestLayersAssignment(GradedAssignment):
     NAME = NAME
     POINTS, WRONG, EXPECTED_MESSAGE, MISTAKES = POINTS, WRONG, EXPECTED_MESSAGE, MISTAKES
+    CONTEXT = reference_layers()
 
     def test_the_in_process_harness_passes_the_reference_answers(self, assignment):
         answers = self.reference_answers(assignment)
