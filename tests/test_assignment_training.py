@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from assignment_contract import GradedAssignment
-from grading_support import run_hidden_test
+from grading_support import run_test_cell
 
 NAME = "training"
 # Exercise -> (points of its visible test, points of its hidden test).
@@ -48,6 +48,26 @@ def fit(loss_fn, weights, optimizer, n_steps):
     return weights, losses
 '''
 
+# Correct answers written otherwise: other functions, a list of slots, losses as 0-d JAX arrays.
+STEP_OTHERWISE = '''
+def gradient_descent_step(loss_fn, weights, alpha):
+    grads = jax.grad(loss_fn)(weights)
+    return jax.tree_util.tree_map(lambda w, g: jnp.subtract(w, jnp.multiply(alpha, g)), weights, grads)
+'''
+ADAM_OTHERWISE = ADAM.replace("return jnp.zeros_like(weights), jnp.zeros_like(weights)",
+                              "return [jnp.zeros(weights.shape, weights.dtype), jnp.zeros(weights.shape, weights.dtype)]"
+                              ).replace("b1 ** (step + 1)", "jnp.power(b1, step + 1)")
+FIT_OTHERWISE = '''
+def fit(loss_fn, weights, optimizer, n_steps):
+    slots = optimizer.tree_init(weights)
+    losses = []
+    for step in range(n_steps):
+        loss, grads = jax.value_and_grad(loss_fn)(weights)
+        losses.append(loss)
+        weights, slots = optimizer.tree_update(jnp.asarray(step), grads, weights, slots, optimizer.opt_params)
+    return weights, losses
+'''
+
 
 def adam(*edits):
     """ADAM with each (old, new) text replaced: one mistake."""
@@ -61,37 +81,52 @@ def adam(*edits):
 NO_BIAS_CORRECTION = adam(("m / (1 - b1 ** (step + 1))", "m"), ("v / (1 - b2 ** (step + 1))", "v"))
 STEP_OFF_BY_ONE = adam(("b1 ** (step + 1)", "b1 ** step"), ("b2 ** (step + 1)", "b2 ** step"))
 EPS_INSIDE_SQRT = adam(("(jnp.sqrt(vhat) + eps)", "jnp.sqrt(vhat + eps)"))
+FROZEN_STEP = adam(("b1 ** (step + 1)", "b1"), ("b2 ** (step + 1)", "b2"))                 # t stuck at 1
+B1_B2_SWAPPED = adam(("m = (1 - b1) * grads + b1 * m", "m = (1 - b2) * grads + b2 * m"),
+                     ("v = (1 - b2) * (grads ** 2) + b2 * v", "v = (1 - b1) * (grads ** 2) + b1 * v"),
+                     ("m / (1 - b1 ** (step + 1))", "m / (1 - b2 ** (step + 1))"),
+                     ("v / (1 - b2 ** (step + 1))", "v / (1 - b1 ** (step + 1))"))
 
-# Three submissions, each with several mistakes learners really make: {solution grade_id: code}.
+SINGLE_ARRAY_STEP = '''
+def gradient_descent_step(loss_fn, weights, alpha):
+    return weights - alpha * fastmath.grad(loss_fn)(weights)      # only for a single array
+'''
+FIT_WITHOUT_OPTIMIZER = FIT.replace(
+    "weights, slots = optimizer.tree_update(step, grads, weights, slots, optimizer.opt_params)",
+    "weights = jax.tree_util.tree_map(lambda w, g: w - optimizer.opt_params['learning_rate'] * g, weights, grads)")
+
+# Submissions with mistakes learners really make: {solution grade_id: code}. The visible tests catch these
+# mistakes too, so each submission leaves at least one exercise right (it must keep some points).
 WRONG = {
     "a": {
         "gradient_descent_step_solution": STEP.replace("w - alpha * g", "w + alpha * g"),      # climbs the slope
         "Adam_solution": NO_BIAS_CORRECTION,
-        "fit_solution": FIT.replace("range(n_steps)", "range(1, n_steps + 1)"),                 # steps from 1
     },
     "b": {
-        "gradient_descent_step_solution": '''
-def gradient_descent_step(loss_fn, weights, alpha):
-    return weights - alpha * fastmath.grad(loss_fn)(weights)      # only for a single array
-''',
         "Adam_solution": EPS_INSIDE_SQRT,
         "fit_solution": FIT.replace("        losses.append(float(loss))", "        losses.append(float(loss_fn(weights)))"),
     },
     "c": {
         "gradient_descent_step_solution": STEP.replace("w - alpha * g", "w - g"),               # alpha forgotten
-        "Adam_solution": STEP_OFF_BY_ONE,
         "fit_solution": FIT.replace("    losses = []\n    for step in range(n_steps):\n",
                                     "    losses = []\n    for step in range(n_steps):\n"
                                     "        slots = optimizer.tree_init(weights)\n"),           # fresh slots each step
     },
+    "d": {
+        "gradient_descent_step_solution": SINGLE_ARRAY_STEP,
+        "fit_solution": FIT.replace("range(n_steps)", "range(1, n_steps + 1)"),                 # steps from 1
+    },
+    "e": {
+        "Adam_solution": STEP_OFF_BY_ONE,
+        "fit_solution": FIT_WITHOUT_OPTIMIZER,                                                  # SGD by hand
+    },
 }
 EXPECTED_MESSAGE = {  # a phrase each wrong exercise's failure messages must contain
-    "a": {"gradient_descent_step": "moved up the slope", "Adam": "missing bias correction",
-          "fit": "step counts from 0"},
-    "b": {"gradient_descent_step": "jax.tree_util.tree_map", "Adam": "eps inside the square root",
-          "fit": "you recorded the loss after each update"},
-    "c": {"gradient_descent_step": "multiply the gradient by alpha", "Adam": "step off by one",
-          "fit": "each step got fresh slots"},
+    "a": {"gradient_descent_step": "moved up the slope", "Adam": "missing bias correction"},
+    "b": {"Adam": "eps inside the square root", "fit": "you recorded the loss after each update"},
+    "c": {"gradient_descent_step": "multiply the gradient by alpha", "fit": "each step got fresh slots"},
+    "d": {"gradient_descent_step": "jax.tree_util.tree_map", "fit": "step counts from 0"},
+    "e": {"Adam": "step off by one", "fit": "fit never called the optimizer"},
 }
 
 # More mistakes, each checked by running the setup cell, the wrong answer and the exercise's hidden
@@ -99,14 +134,28 @@ EXPECTED_MESSAGE = {  # a phrase each wrong exercise's failure messages must con
 MISTAKES = [
     ("gradient_descent_step", STEP.replace("w - alpha * g", "w + alpha * g"), "moved up the slope"),
     ("gradient_descent_step", STEP.replace("w - alpha * g", "w - g"), "multiply the gradient by alpha"),
-    ("gradient_descent_step", STEP.replace("weights, grads)", "grads, weights)"), "expected x - alpha * (6x + 1)"),
-    ("gradient_descent_step", "def gradient_descent_step(loss_fn, weights, alpha):\n"
-                              "    return weights - alpha * fastmath.grad(loss_fn)(weights)\n", "jax.tree_util.tree_map"),
+    ("gradient_descent_step", STEP.replace("weights, grads)", "grads, weights)"),
+     "the weights and the gradients are swapped in tree_map"),
+    ("gradient_descent_step", SINGLE_ARRAY_STEP, "jax.tree_util.tree_map"),
     ("gradient_descent_step", "def gradient_descent_step(loss_fn, weights, alpha):\n"
                               "    grads = fastmath.grad(loss_fn)(weights)\n"
                               "    return jax.tree_util.tree_map(lambda w, g: np.subtract(w, alpha * np.asarray(g)), weights, grads)\n",
      "inside jax.jit"),
+    ("gradient_descent_step", "def gradient_descent_step(loss_fn, weights, alpha):\n"
+                              "    grads = fastmath.grad(loss_fn)(weights)\n"
+                              "    for w, g in zip(jax.tree_util.tree_leaves(weights), jax.tree_util.tree_leaves(grads)):\n"
+                              "        w -= alpha * g\n"
+                              "    return weights\n", "the weights did not move"),
+    ("gradient_descent_step", STEP.replace("fastmath.grad(loss_fn)(weights)", "fastmath.grad(loss_fn(weights))"),
+     "gradient_descent_step raised TypeError"),
     ("Adam", NO_BIAS_CORRECTION, "missing bias correction"),
+    ("Adam", FROZEN_STEP, "t = 1 at every step"),
+    ("Adam", B1_B2_SWAPPED, "b1 and b2 swapped"),
+    ("Adam", adam(("(jnp.sqrt(vhat) + eps)", "(vhat + eps)")), "the square root is missing"),
+    ("Adam", adam(("return new_weights, (m, v)", "return new_weights, slots")), "the slots were not updated"),
+    ("Adam", adam(("return new_weights, (m, v)", "return new_weights, (mhat, vhat)")), "the slots keep the bias-corrected"),
+    ("Adam", adam(("return jnp.zeros_like(weights), jnp.zeros_like(weights)", "return jnp.zeros_like(weights)")),
+     "init must return the slots (m, v)"),
     ("Adam", STEP_OFF_BY_ONE, "not 1 - b1 ** step"),
     ("Adam", adam(("b1 ** (step + 1)", "b1 ** (step + 2)"), ("b2 ** (step + 1)", "b2 ** (step + 2)")), "do not add 1 twice"),
     ("Adam", EPS_INSIDE_SQRT, "eps inside the square root"),
@@ -146,6 +195,8 @@ MISTAKES = [
     ("fit", FIT.replace("weights, slots = optimizer.tree_update", "new_weights, slots = optimizer.tree_update"),
      "expected the losses"),
     ("fit", FIT.replace("    return weights, losses", "    return weights, losses[:-1]"), "must return a list of n_steps = 4 losses"),
+    ("fit", FIT_WITHOUT_OPTIMIZER, "fit never called the optimizer"),
+    ("fit", FIT.replace("slots, optimizer.opt_params)", "slots, {})"), "fit raised KeyError"),
 ]
 
 
@@ -156,7 +207,10 @@ class TestTrainingAssignment(GradedAssignment):
     def test_the_in_process_harness_passes_the_reference_and_simpler_correct_answers(self, assignment):
         answers = self.reference_answers(assignment)
         for exercise in EXERCISES:
-            assert run_hidden_test(assignment, exercise, answers[f"{exercise}_solution"]) is None, exercise
-        # Correct answers written differently from the reference ones pass too.
-        for exercise, answer in (("gradient_descent_step", STEP), ("Adam", ADAM), ("fit", FIT)):
-            assert run_hidden_test(assignment, exercise, answer) is None, exercise
+            for kind in ("visible", "hidden"):
+                assert run_test_cell(assignment, f"{exercise}_{kind}", answers[f"{exercise}_solution"]) is None, exercise
+        # Correct answers written differently from the reference ones pass too (values count, not types).
+        for exercise, answer in (("gradient_descent_step", STEP), ("gradient_descent_step", STEP_OTHERWISE),
+                                 ("Adam", ADAM), ("Adam", ADAM_OTHERWISE), ("fit", FIT), ("fit", FIT_OTHERWISE)):
+            for kind in ("visible", "hidden"):
+                assert run_test_cell(assignment, f"{exercise}_{kind}", answer) is None, (exercise, kind, answer)
