@@ -5,7 +5,7 @@ import nbformat
 from assignment_contract import GradedAssignment
 from grading_support import REPO, run_hidden_test
 
-from course_lib.grading.assignment import grade_id, is_answer
+from course_tools.assignment import grade_id, is_answer
 
 NAME = "layers"
 # Exercise -> (points of its visible test, points of its hidden test).
