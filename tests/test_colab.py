@@ -8,12 +8,14 @@ import shutil
 import subprocess
 import sys
 import tomllib
+import types
 import venv
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from course_lib import data
 from course_lib.grading import colab
 from grading_support import REPO
 
@@ -125,3 +127,25 @@ def test_in_colab_the_set_up_cell_installs_course_lib_and_leaves_jax_untouched(t
     runtime = {re.match(r"[A-Za-z0-9_.-]+", d)[0].lower().replace("_", "-") for d in project["dependencies"]}
     assert runtime - {"jax", "jaxlib"}, "pyproject.toml lists the runtime dependencies"
     assert runtime <= set(versions), runtime - set(versions)
+
+
+# -- the data, in Colab ---------------------------------------------------------------------------
+
+def test_in_colab_a_missing_corpus_says_what_to_run_in_colab(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    empty = tmp_path / "nltk_data"
+    with pytest.raises(data.CorpusNotFoundError) as info:
+        data.load_twitter_samples(data_dir=empty)
+    message = str(info.value)
+    assert "make data" not in message and str(empty) in message
+    assert "set-up cell" in message
+    assert f"nltk.download('twitter_samples', download_dir={str(empty)!r})" in message
+
+
+def test_in_colab_the_download_it_names_is_where_course_lib_reads(tmp_path, monkeypatch):
+    """The set-up cell's directory (COURSE_DATA_DIR), or course_lib's default: the first one tried."""
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "content" / "nltk_data"))
+    with pytest.raises(data.CorpusNotFoundError) as info:
+        data.load_stopwords()
+    assert f"nltk.download('stopwords', download_dir={str(tmp_path / 'content' / 'nltk_data')!r})" in str(info.value)
