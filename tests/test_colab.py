@@ -1,6 +1,7 @@
 """Colab: every notebook opens from a badge, and its set-up cell installs course_lib without touching JAX."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -8,16 +9,22 @@ import shutil
 import subprocess
 import sys
 import tomllib
+import types
 import venv
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from course_tools import colab
+from course_lib import data
+from course_tools import colab, release
 from grading_support import REPO
 
 SETTINGS = colab.settings(REPO)
+# The two kinds of release: with the course's repository set, and without (not published yet).
+PUBLISHED = dataclasses.replace(SETTINGS, repository="https://github.com/course-org/nn-sentiment", unset_reason="")
+UNPUBLISHED = dataclasses.replace(SETTINGS, repository=None, unset_reason="no repository in this test")
+KINDS = {"published": PUBLISHED, "unpublished": UNPUBLISHED}
 LABS = sorted((REPO / "notebooks").glob("*.ipynb"))
 SOURCES = sorted((REPO / "solutions").glob("*/*.ipynb"))
 RELEASES = sorted((REPO / "assignments").glob("*/*.ipynb"))
@@ -43,11 +50,15 @@ def test_every_notebook_starts_with_its_colab_badge_and_set_up_cell(path):
     assert (badge.cell_type, badge.get("id")) == ("markdown", "colab-badge")
     assert (setup.cell_type, setup.get("id")) == ("code", "colab-setup")
     assert badge.source == colab.badge(SETTINGS, _public_path(path)), "run `make release` to stamp it"
+    needs_data = nbformat.read(path, as_version=4).metadata.get("course", {}).get("needs_data", False)
+    assert setup.source == colab.setup_code(SETTINGS, needs_data), "run `make release` to stamp it"
+    for example in colab.EXAMPLES - {"https://github.com/OWNER/REPO"}:   # the placeholder may be a hint
+        assert example.removeprefix("https://") not in badge.source + setup.source
+    if SETTINGS.repository is None:
+        return
     url = re.search(r"\]\((https://colab\.research\.google\.com/github/[^)]+)\)", badge.source)[1]
     owner_repo = SETTINGS.repository.removeprefix("https://github.com/")
     assert url == f"https://colab.research.google.com/github/{owner_repo}/blob/{SETTINGS.branch}/{_public_path(path)}"
-    needs_data = nbformat.read(path, as_version=4).metadata.get("course", {}).get("needs_data", False)
-    assert setup.source == colab.setup_code(SETTINGS, needs_data)
 
 
 def test_the_capstone_fetches_the_data_in_colab_and_the_labs_do_not():
@@ -71,8 +82,9 @@ def test_stamping_twice_changes_nothing(tmp_path):
     assert colab.stamp_course(tmp_path) == []  # the committed notebooks are stamped already
 
 
-def test_the_set_up_cell_does_nothing_outside_colab():
-    code = colab.setup_code(SETTINGS, needs_data=True)
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_set_up_cell_does_nothing_outside_colab(kind):
+    code = colab.setup_code(KINDS[kind], needs_data=True)
     process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                              env=dict(os.environ, COURSE_LIB_SOURCE="/nonexistent"))
     assert process.returncode == 0 and process.stdout == "" and process.stderr == ""
@@ -89,7 +101,8 @@ def _fake_distribution(site: Path, name: str, version: str, code: str):
     (info / "RECORD").write_text(f"{name}/__init__.py,,\n")
 
 
-def test_in_colab_the_set_up_cell_installs_course_lib_and_leaves_jax_untouched(tmp_path):
+@pytest.mark.parametrize("kind", KINDS)
+def test_in_colab_the_set_up_cell_installs_course_lib_and_leaves_jax_untouched(tmp_path, kind):
     # A Colab-like environment: its own jax and jaxlib (too old for course_lib's requirements,
     # so that any reinstall would show), and the google.colab module imported at start-up.
     env_dir = tmp_path / "colab"
@@ -109,7 +122,7 @@ def test_in_colab_the_set_up_cell_installs_course_lib_and_leaves_jax_untouched(t
     shutil.copytree(REPO / "course_lib", package / "course_lib",
                     ignore=shutil.ignore_patterns("__pycache__"))
 
-    code = colab.setup_code(SETTINGS, needs_data=True)
+    code = colab.setup_code(KINDS[kind], needs_data=True)
     process = subprocess.run(
         [python, "-c", "import google.colab\n" + code], capture_output=True, text=True, timeout=900,
         env=dict(os.environ, COURSE_LIB_SOURCE=str(package), PIP_DISABLE_PIP_VERSION_CHECK="1",
@@ -125,3 +138,133 @@ def test_in_colab_the_set_up_cell_installs_course_lib_and_leaves_jax_untouched(t
     runtime = {re.match(r"[A-Za-z0-9_.-]+", d)[0].lower().replace("_", "-") for d in project["dependencies"]}
     assert runtime - {"jax", "jaxlib"}, "pyproject.toml lists the runtime dependencies"
     assert runtime <= set(versions), runtime - set(versions)
+
+
+# -- where the course is published: [tool.course] repository --------------------------------------
+
+def _pyproject(folder: Path, repository: str | None, branch: str = "main") -> Path:
+    """A copy of the course's pyproject.toml with `repository` (None: the key left out)."""
+    text = re.sub(r'(?m)^repository = .*\n', "", (REPO / "pyproject.toml").read_text())
+    line = "" if repository is None else f"repository = {json.dumps(repository)}\n"
+    text = re.sub(r'(?m)^branch = .*$', line + f'branch = "{branch}"', text)
+    (folder / "pyproject.toml").write_text(text)
+    return folder
+
+
+@pytest.mark.parametrize("repository", ["", "  ", *sorted(colab.EXAMPLES),
+                                        "https://github.com/nn-sentiment-course/course-kit.git",
+                                        "https://github.com/nn-sentiment-course/course-kit/",
+                                        "https://github.com/owner/repo"])
+def test_an_empty_or_example_repository_counts_as_unset(tmp_path, repository):
+    s = colab.settings(_pyproject(tmp_path, repository), environ={})
+    assert s.repository is None and "[tool.course] repository" in s.unset_reason
+    warning = colab.unset_warning(s)
+    assert "WARNING" in warning and "COURSE_REPOSITORY=" in warning and "[tool.course]" in warning
+
+
+def test_a_set_repository_is_used_and_course_repository_overrides_it(tmp_path):
+    _pyproject(tmp_path, "https://github.com/course-org/nn-sentiment.git")
+    assert colab.settings(tmp_path, environ={}).repository == "https://github.com/course-org/nn-sentiment"
+    override = {colab.REPOSITORY_VARIABLE: "https://github.com/other-org/fork/"}
+    assert colab.settings(tmp_path, environ=override).repository == "https://github.com/other-org/fork"
+    example = {colab.REPOSITORY_VARIABLE: "https://github.com/OWNER/REPO"}
+    assert colab.settings(tmp_path, environ=example).repository is None
+    assert "$COURSE_REPOSITORY" in colab.settings(tmp_path, environ=example).unset_reason
+
+
+@pytest.mark.parametrize("repository", ["https://gitlab.com/course-org/nn-sentiment", "course-org/nn-sentiment",
+                                        "https://github.com/course-org"])
+def test_a_repository_that_colab_cannot_open_is_refused(tmp_path, repository):
+    with pytest.raises(ValueError, match="https://github.com/OWNER/REPO"):
+        colab.settings(_pyproject(tmp_path, repository), environ={})
+
+
+def test_a_missing_repository_key_is_an_error_that_says_how_to_set_it(tmp_path):
+    with pytest.raises(ValueError, match=r"\[tool.course\] must set repository.*OWNER/REPO"):
+        colab.settings(_pyproject(tmp_path, None), environ={})
+
+
+def test_the_shipped_pyproject_names_no_example_address():
+    course = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["course"]
+    assert course["repository"] not in colab.EXAMPLES
+
+
+def test_without_a_repository_no_cell_holds_an_address_and_the_badge_says_why():
+    for needs_data in (False, True):
+        code = colab.setup_code(UNPUBLISHED, needs_data)
+        assert "COURSE_LIB_SOURCE" in code and "git+https://github.com/OWNER/REPO@main" in code
+        assert not re.search(r"github\.com/(?!OWNER/REPO)", code)
+    badge = colab.badge(UNPUBLISHED, "notebooks/00_why_jax.ipynb")
+    assert "colab.research.google.com" not in badge and "github.com" not in badge
+    assert "[tool.course] repository" in badge and "Upload" in badge
+    published = colab.setup_code(PUBLISHED, needs_data=True)
+    assert 'os.environ.get("COURSE_LIB_SOURCE", "git+https://github.com/course-org/nn-sentiment@main")' in published
+
+
+def test_without_a_repository_the_set_up_cell_in_colab_says_how_to_install_course_lib():
+    code = colab.setup_code(UNPUBLISHED, needs_data=True)
+    fake_colab = "import sys, types\nsys.modules['google.colab'] = types.ModuleType('google.colab')\n"
+    environ = {k: v for k, v in os.environ.items() if k != "COURSE_LIB_SOURCE"}
+    process = subprocess.run([sys.executable, "-c", fake_colab + code], capture_output=True, text=True,
+                             env=environ, timeout=120)
+    assert process.returncode != 0 and process.stdout == ""
+    assert "RuntimeError" in process.stderr and "%env COURSE_LIB_SOURCE=git+https://github.com/" in process.stderr
+
+
+def _course_with_labs(folder: Path, repository: str) -> Path:
+    shutil.copytree(REPO / "notebooks", folder / "notebooks")
+    (folder / "solutions").mkdir()
+    shutil.copy(REPO / "nbgrader_config.py", folder)
+    return _pyproject(folder, repository)
+
+
+def test_release_without_a_repository_warns_and_stamps_no_address(tmp_path, monkeypatch, capsys):
+    course = _course_with_labs(tmp_path, "https://github.com/nn-sentiment-course/course-kit")
+    monkeypatch.delenv(colab.REPOSITORY_VARIABLE, raising=False)
+    assert release.main(["--course-dir", str(course)]) == 0
+    stderr = capsys.readouterr().err
+    assert "WARNING" in stderr and "an example address" in stderr and "COURSE_REPOSITORY=" in stderr
+    for lab in sorted((course / "notebooks").glob("*.ipynb")):
+        badge, setup = (cell.source for cell in nbformat.read(lab, as_version=4).cells[:2])
+        assert badge == colab.BADGE_UNSET and "nn-sentiment-course" not in setup
+
+
+def test_release_with_require_repository_stops_without_one_and_changes_nothing(tmp_path, monkeypatch, capsys):
+    course = _course_with_labs(tmp_path, "")
+    monkeypatch.delenv(colab.REPOSITORY_VARIABLE, raising=False)
+    before = {p: p.read_bytes() for p in (course / "notebooks").glob("*.ipynb")}
+    assert release.main(["--course-dir", str(course), "--require-repository"]) == 1
+    assert "is not set" in capsys.readouterr().err
+    assert before == {p: p.read_bytes() for p in (course / "notebooks").glob("*.ipynb")}
+
+
+def test_release_with_course_repository_stamps_its_badges(tmp_path, monkeypatch, capsys):
+    course = _course_with_labs(tmp_path, "")
+    monkeypatch.setenv(colab.REPOSITORY_VARIABLE, "https://github.com/course-org/nn-sentiment")
+    assert release.main(["--course-dir", str(course), "--require-repository"]) == 0
+    assert "WARNING" not in capsys.readouterr().err
+    lab = course / "notebooks" / LABS[0].name
+    badge = nbformat.read(lab, as_version=4).cells[0].source
+    assert f"colab.research.google.com/github/course-org/nn-sentiment/blob/main/notebooks/{lab.name}" in badge
+
+
+# -- the data, in Colab ---------------------------------------------------------------------------
+
+def test_in_colab_a_missing_corpus_says_what_to_run_in_colab(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    empty = tmp_path / "nltk_data"
+    with pytest.raises(data.CorpusNotFoundError) as info:
+        data.load_twitter_samples(data_dir=empty)
+    message = str(info.value)
+    assert "make data" not in message and str(empty) in message
+    assert "set-up cell" in message
+    assert f"nltk.download('twitter_samples', download_dir={str(empty)!r})" in message
+
+
+def test_in_colab_the_download_it_names_is_where_course_lib_reads(tmp_path, monkeypatch):
+    """The set-up cell's directory (COURSE_DATA_DIR), or course_lib's default: the first one tried."""
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "content" / "nltk_data"))
+    with pytest.raises(data.CorpusNotFoundError) as info:
+        data.load_stopwords()
+    assert f"nltk.download('stopwords', download_dir={str(tmp_path / 'content' / 'nltk_data')!r})" in str(info.value)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import nltk
@@ -78,6 +79,12 @@ def find_data_dir(package: str, data_dir=None) -> Path:
                 nltk.data.path.insert(0, resolved)
             return directory
     listing = "\n".join(f"  - {d}" for d in tried)
+    if "google.colab" in sys.modules:   # in Colab there is no checkout, no make: say what to run there
+        raise CorpusNotFoundError(
+            f"NLTK corpus '{package}' not found. Directories tried:\n{listing}\n"
+            "In Colab, run the notebook's first code cell (the Colab set-up cell: in a notebook "
+            "that uses the tweets, it downloads them), or run this in a cell:\n"
+            f"    import nltk; nltk.download({package!r}, download_dir={str(tried[0])!r})")
     raise CorpusNotFoundError(
         f"NLTK corpus '{package}' not found. Directories tried:\n{listing}\n"
         f"Fetch it with: {FETCH_COMMAND}\n"

@@ -7,11 +7,23 @@ Every lab notebook and every assignment starts with two cells, found by their id
                  touching Colab's own jax/jaxlib (replacing them breaks the TPU runtime),
                  fetches the tweets if the notebook needs them (notebook metadata
                  course.needs_data), and prints jax.devices(). Elsewhere it does nothing.
+                 `COURSE_LIB_SOURCE`, set in the learner's Colab session, overrides where it
+                 pip-installs course_lib from (any target of `pip install`).
 
-The repository URL and branch are set in one place, `[tool.course]` in pyproject.toml.
+The repository URL and branch are set in one place, `[tool.course]` in pyproject.toml; the
+environment variable `COURSE_REPOSITORY` overrides the repository for one run
+(`COURSE_REPOSITORY=https://github.com/OWNER/REPO make release`).
+
+The rule: the cells point at a repository only if one is set, explicitly, to a GitHub URL that is
+not an example (`EXAMPLES`: the address shipped with the kit, `https://github.com/OWNER/REPO`).
+An empty or example repository means "not published yet": the badge cell then says that the
+notebook has no badge and why, and the set-up cell installs course_lib only from
+`COURSE_LIB_SOURCE`, and otherwise stops with a message that says how to set it. Never a
+made-up address. `make release` warns loudly when it stamps such cells (`unset_warning`).
 """
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from dataclasses import dataclass
@@ -24,40 +36,71 @@ from course_tools import layout
 BADGE_ID, SETUP_ID = "colab-badge", "colab-setup"
 # Colab's own packages that the set-up must never reinstall.
 KEEP = {"jax", "jaxlib", "numpy"}
+# Overrides [tool.course] repository for one run.
+REPOSITORY_VARIABLE = "COURSE_REPOSITORY"
+# Repository values that are examples, never a course's address: they count as unset.
+EXAMPLES = frozenset({
+    "https://github.com/nn-sentiment-course/course-kit",    # the address the kit shipped with
+    "https://github.com/OWNER/REPO",                        # the placeholder in the messages
+})
+GITHUB = re.compile(r"https://github\.com/([^/\s]+)/([^/\s]+)")
 
 SETUP_TEMPLATE = '''\
-# Set-up for Google Colab: install course_lib from the course's repository, keeping Colab's own
+# Set-up for Google Colab: install course_lib {from_where}, keeping Colab's own
 # JAX (reinstalling it would break the TPU runtime){data_note}, and show the devices JAX will use.
 # Outside Colab this cell does nothing.
 import sys
 if "google.colab" in sys.modules:
     import os, subprocess
-    source = os.environ.get("COURSE_LIB_SOURCE", "git+{repository}@{branch}")
-    pip = [sys.executable, "-m", "pip", "install", "--quiet"]
+{source_lines}    pip = [sys.executable, "-m", "pip", "install", "--quiet"]
     subprocess.run(pip + ["--no-deps", source], check=True)
     subprocess.run(pip + {requirements!r}, check=True)
 {data_lines}    import jax
     print("JAX devices:", jax.devices())
 '''
+SOURCE_LINE = '''\
+    source = os.environ.get("COURSE_LIB_SOURCE", "git+{repository}@{branch}")
+'''
+# The release names no repository: install course_lib only from where the learner says.
+SOURCE_LINES_UNSET = '''\
+    source = os.environ.get("COURSE_LIB_SOURCE")   # where to pip-install course_lib from
+    if not source:
+        raise RuntimeError(
+            "This notebook was released without the course's repository, so this cell does not "
+            "know where to install course_lib from. Ask your instructor for the course's address, "
+            "then run, in a new cell above this one, "
+            "%env COURSE_LIB_SOURCE=git+https://github.com/OWNER/REPO@{branch} "
+            "(with the course's OWNER/REPO), and run this cell again.")
+'''
 DATA_LINES = '''\
     os.environ.setdefault("COURSE_DATA_DIR", "/content/nltk_data")
     subprocess.run([sys.executable, "-m", "course_lib.data"], check=True)
 '''
+BADGE_UNSET = (
+    "*No \"Open in Colab\" badge: this notebook was released without the course's repository "
+    "(instructors: set `[tool.course] repository` in pyproject.toml, then `make release`). "
+    "To run it in Colab, upload it (File → Upload notebook) and follow the set-up cell below.*")
 
 
 @dataclass(frozen=True)
 class Settings:
-    repository: str            # e.g. https://github.com/owner/repo
+    repository: str | None     # e.g. https://github.com/owner/repo; None: not set (or an example)
     branch: str                # e.g. main
     requirements: tuple        # course_lib's dependencies, without jax, jaxlib and numpy
+    unset_reason: str = ""     # why `repository` is None, for the warning
 
 
-def settings(course_dir: Path) -> Settings:
-    """Reads `[tool.course]` (repository, branch) and the dependencies from pyproject.toml.
+def settings(course_dir: Path, environ=None) -> Settings:
+    """Reads `[tool.course]` (repository, branch) and the dependencies from pyproject.toml;
+    `$COURSE_REPOSITORY`, if set, overrides the repository.
+
+    The repository is None (unset) when it is empty or one of `EXAMPLES`; `unset_reason` says which.
 
     Raises:
-      ValueError: pyproject.toml lacks one of them.
+      ValueError: pyproject.toml lacks one of them, or the repository is set to something that is
+        not a https://github.com/OWNER/REPO URL (Colab opens notebooks from GitHub).
     """
+    environ = os.environ if environ is None else environ
     path = course_dir / "pyproject.toml"
     project = tomllib.loads(path.read_text())
     course = project.get("tool", {}).get("course", {})
@@ -65,21 +108,48 @@ def settings(course_dir: Path) -> Settings:
     for key in ("repository", "branch"):
         if not isinstance(course.get(key), str):
             raise ValueError(f"{path}: [tool.course] must set {key} (a string), e.g. "
-                             'repository = "https://github.com/OWNER/REPO", branch = "main"')
+                             'repository = "https://github.com/OWNER/REPO", branch = "main" '
+                             '(repository = "" until the course is published)')
     if not isinstance(dependencies, list):
         raise ValueError(f"{path}: [project] must list the dependencies")
     names = [re.split(r"[<>=!~ \[;]", dep, maxsplit=1)[0] for dep in dependencies]
-    return Settings(course["repository"].rstrip("/").removesuffix(".git"), course["branch"],
-                    tuple(n for n in names if n.lower() not in KEEP))
+    requirements = tuple(n for n in names if n.lower() not in KEEP)
+
+    if environ.get(REPOSITORY_VARIABLE, "").strip():
+        given, where = environ[REPOSITORY_VARIABLE], f"${REPOSITORY_VARIABLE}"
+    else:
+        given, where = course["repository"], f"[tool.course] repository in {path}"
+    repository = given.strip().rstrip("/").removesuffix(".git")
+    reason = ""
+    if not repository:
+        reason = f"{where} is not set"
+    elif repository.lower() in {example.lower() for example in EXAMPLES}:   # GitHub ignores case
+        reason = f"{where} is {repository}, an example address, not the course's"
+    elif not GITHUB.fullmatch(repository):
+        raise ValueError(f"{where} must be a https://github.com/OWNER/REPO URL (Colab opens "
+                         f"notebooks from GitHub), got {given!r}")
+    return Settings(None if reason else repository, course["branch"], requirements, reason)
+
+
+def unset_warning(s: Settings) -> str:
+    """The release's warning when the repository is unset: what it means and how to set it."""
+    rule = "=" * 78
+    return (f"{rule}\nWARNING: {s.unset_reason}.\n"
+            "The notebooks get no \"Open in Colab\" badge, and their Colab set-up cell installs\n"
+            "course_lib only from COURSE_LIB_SOURCE, which each learner would have to set.\n"
+            "Before publishing the course, set where learners get it, in pyproject.toml:\n"
+            "    [tool.course]\n"
+            '    repository = "https://github.com/OWNER/REPO"\n'
+            "or for one run: COURSE_REPOSITORY=https://github.com/OWNER/REPO make release\n"
+            f"{rule}")
 
 
 def badge(s: Settings, public_path: str) -> str:
-    """Markdown for the badge opening `public_path` (a path in the repository) in Colab.
-
-    Raises:
-      ValueError: the repository is not on GitHub (Colab opens notebooks from GitHub).
-    """
-    match = re.fullmatch(r"https://github\.com/([^/]+)/([^/]+)", s.repository)
+    """Markdown for the badge opening `public_path` (a path in the repository) in Colab; without a
+    repository, a note that says why there is no badge and what to do."""
+    if s.repository is None:
+        return BADGE_UNSET
+    match = GITHUB.fullmatch(s.repository)
     if not match:
         raise ValueError(f"[tool.course] repository must be a https://github.com/OWNER/REPO URL, "
                          f"got {s.repository!r}")
@@ -88,8 +158,11 @@ def badge(s: Settings, public_path: str) -> str:
 
 
 def setup_code(s: Settings, needs_data: bool) -> str:
+    source_lines = (SOURCE_LINES_UNSET.format(branch=s.branch) if s.repository is None else
+                    SOURCE_LINE.format(repository=s.repository, branch=s.branch))
     return SETUP_TEMPLATE.format(
-        repository=s.repository, branch=s.branch, requirements=list(s.requirements),
+        from_where="from the course's repository" if s.repository else "from COURSE_LIB_SOURCE",
+        source_lines=source_lines, requirements=list(s.requirements),
         data_note=", fetch the tweets" if needs_data else "",
         data_lines=DATA_LINES if needs_data else "")
 
@@ -115,11 +188,11 @@ def stamp(path: Path, public_path: str, s: Settings) -> bool:
     return True
 
 
-def stamp_course(course_dir: Path, names=None) -> list[Path]:
+def stamp_course(course_dir: Path, names=None, s: Settings | None = None) -> list[Path]:
     """Stamps the labs (notebooks/) and the assignment sources (solutions/, whose badges open the
-    release in assignments/); returns the notebooks that changed. With `names`, only the sources
-    of those assignments."""
-    s = settings(course_dir)
+    release in assignments/) from `s` (default: `settings(course_dir)`); returns the notebooks that
+    changed. With `names`, only the sources of those assignments."""
+    s = settings(course_dir) if s is None else s
     targets = [] if names else [(p, f"notebooks/{p.name}")
                                 for p in sorted((course_dir / "notebooks").glob("*.ipynb"))]
     targets += [(p, f"{layout.RELEASE}/{p.parent.name}/{p.name}")

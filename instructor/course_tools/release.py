@@ -1,7 +1,13 @@
 """`python -m course_tools.release [ASSIGNMENT ...]` (`make release`): regenerate the student versions.
 
 First writes the "Open in Colab" badges and Colab set-up cells of the labs and
-the sources (see colab.py; with ASSIGNMENT names, only those assignments' sources). Then runs `nbgrader generate_assignment` for each
+the sources (see colab.py; with ASSIGNMENT names, only those assignments' sources) from
+`[tool.course]` in pyproject.toml (or `$COURSE_REPOSITORY`). While no repository is set (an
+empty one, or an example address such as the one the kit shipped with), it never writes a
+made-up address: the notebooks get a note instead of a badge and a set-up cell that installs
+course_lib only from COURSE_LIB_SOURCE, and it prints a loud warning that says how to set the
+repository; with --require-repository it stops there, exit status 1, and changes nothing (for
+publishing). Then runs `nbgrader generate_assignment` for each
 assignment in solutions/ (all by default): it writes assignments/<name>/
 without solution code or hidden tests, and registers the assignment in the
 gradebook. Then it checks the release.
@@ -54,13 +60,25 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_tools.release", description=__doc__)
     parser.add_argument("names", nargs="*", metavar="ASSIGNMENT")
     parser.add_argument("--course-dir", default=None)
+    parser.add_argument("--require-repository", action="store_true",
+                        help="fail, changing nothing, unless the course's repository is set "
+                             "([tool.course] repository, or $COURSE_REPOSITORY)")
     args = parser.parse_args(argv)
     course_dir = Path(args.course_dir) if args.course_dir else layout.course_root()
     try:
-        for path in colab.stamp_course(course_dir, args.names):
+        settings = colab.settings(course_dir)
+        if settings.repository is None:
+            print(colab.unset_warning(settings), file=sys.stderr)
+            if args.require_repository:
+                print("release: stopped (--require-repository): nothing was changed.", file=sys.stderr)
+                return 1
+        for path in colab.stamp_course(course_dir, args.names, settings):
             print(f"stamped the Colab cells of {path.relative_to(course_dir)}")
         for path in generate(course_dir, args.names):
             print(f"released {path.relative_to(course_dir)}")
+        if settings.repository is None:
+            print("release: WARNING: released without the course's repository (no Colab badges); "
+                  "see the warning above.", file=sys.stderr)
     except (ReleaseError, ValueError) as error:
         print(f"release: {error}", file=sys.stderr)
         return 1
