@@ -265,6 +265,8 @@ def test_in_colab_the_download_it_names_is_where_course_lib_reads(tmp_path, monk
     """The set-up cell's directory (COURSE_DATA_DIR), or course_lib's default: the first one tried."""
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "content" / "nltk_data"))
+    import nltk
+    monkeypatch.setattr(nltk.data, "path", [])    # earlier tests registered the real data directory
     with pytest.raises(data.CorpusNotFoundError) as info:
         data.load_stopwords()
     assert f"nltk.download('stopwords', download_dir={str(tmp_path / 'content' / 'nltk_data')!r})" in str(info.value)

@@ -137,7 +137,9 @@ def test_the_diagnosis_names_what_the_sandbox_lacks(tmp_path, monkeypatch, hidde
     and blames nothing when nothing is."""
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    hide = {"course_lib": Path(sandbox.__file__).resolve().parents[1], "data": data_dir.resolve()}.get(hidden)
+    import course_lib
+
+    hide = {"course_lib": Path(course_lib.__file__).resolve().parent, "data": data_dir.resolve()}.get(hidden)
     shown = sandbox.read_only_paths
     monkeypatch.setattr(sandbox, "read_only_paths", lambda data: [p for p in shown(data) if p != hide])
     with sandbox.Sandbox(Limits(), data_dir) as box:
