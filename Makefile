@@ -10,7 +10,7 @@ export COURSE_DATA_DIR ?= $(CURDIR)/nltk_data
 
 JOBS   ?= 1
 
-.PHONY: setup system-deps data release autograde course test bench clean
+.PHONY: setup system-deps data release student-edition autograde course test bench clean
 
 ## setup: create .venv and install course_lib (the learners' package, with the dev extras) and
 ## course_tools (the instructors' package, instructor/) (quick when done)
@@ -39,6 +39,14 @@ data: setup
 ## release: regenerate the student versions in assignments/ from solutions/ (nbgrader)
 release: setup
 	$(PY) -m course_tools.release
+
+## student-edition: write the learners' repository into DEST (course_lib, the labs, the released
+## assignments, a learners' README and set-up; no solutions, tests or tools): make student-edition
+## DEST=../course-learners [FORCE=1: replace what DEST holds] [GIT=1: commit it] [REPOSITORY=url BRANCH=b]
+student-edition: setup
+	@test -n "$(DEST)" || { echo "usage: make student-edition DEST=folder [FORCE=1] [GIT=1]"; exit 2; }
+	$(PY) -m course_tools.student_edition "$(DEST)" $(if $(FORCE),--force) $(if $(GIT),--git) \
+	  $(if $(REPOSITORY),--repository "$(REPOSITORY)") $(if $(BRANCH),--branch "$(BRANCH)")
 
 ## autograde: grade everything under submitted/<student>/<assignment>/ (JOBS=n at once), export grades.csv
 autograde: setup system-deps

@@ -3,7 +3,8 @@
     python -m benchmarks.run                 # all, with the default repeats
     python -m benchmarks.run --only train_step preprocess --repeats 3
 
-Each figure is the median of repeated runs. Timings depend on the machine: the JSON
+Each figure is the median of repeated runs. A benchmark that cannot run here (install_size with no
+package index) says why and is skipped. Timings depend on the machine: the JSON
 records it for each benchmark (CPU count, devices, versions), since results of earlier runs,
 perhaps on other machines, are kept.
 """
@@ -19,11 +20,11 @@ from pathlib import Path
 
 os.environ.setdefault("TQDM_DISABLE", "1")  # tqdm reads it when first imported: before course_lib is
 
-from benchmarks import end_to_end, grading, notebooks, preprocess, train_step  # noqa: E402
+from benchmarks import end_to_end, grading, install_size, notebooks, preprocess, train_step  # noqa: E402
 from benchmarks.common import ROOT  # noqa: E402
 
 BENCHMARKS = {"train_step": train_step, "end_to_end": end_to_end, "preprocess": preprocess,
-              "notebooks": notebooks, "grading": grading}
+              "notebooks": notebooks, "grading": grading, "install_size": install_size}
 
 
 def machine() -> dict:
@@ -60,6 +61,11 @@ def table(results: dict) -> str:
         row(f"class of {r['class_size']}, 1 worker", r["submissions_per_minute_1_worker"], "/min")
         row(f"class of {r['class_size']}, 2 workers", r["submissions_per_minute_2_workers"], "/min")
         row("speedup with 2 workers", r["speedup_2_workers"], "x")
+    if "install_size" in results:
+        for name, what in (("learners", "learners"), ("instructors", "instructors (both)")):
+            r = results["install_size"][name]
+            row(f"install size, {what}", r["site_packages_mib"], "MiB")
+            row(f"packages, {what}", r["packages"])
     return "\n".join(lines)
 
 
@@ -80,6 +86,9 @@ def main(argv=None) -> int:
         started = time.perf_counter()
         kwargs = {"repeats": args.repeats} if args.repeats else {}
         result = BENCHMARKS[name].run(**kwargs)
+        if result.get("skipped"):   # e.g. install_size without a package index: earlier results are kept
+            print(f"  {name} skipped: {result['skipped']}", file=sys.stderr, flush=True)
+            continue
         runs[name] = result.pop("runs")
         results[name] = result
         machines[name] = machine()

@@ -199,3 +199,22 @@ def stamp_course(course_dir: Path, names=None, s: Settings | None = None) -> lis
                 for p in sorted((course_dir / layout.SOURCE).glob("*/*.ipynb"))
                 if not names or p.parent.name in names]
     return [path for path, public in targets if stamp(path, public, s)]
+
+
+def student_settings(course_dir: Path, repository: str | None = None, branch: str | None = None) -> Settings:
+    """The settings that the student edition's notebooks are stamped with (student_edition.py):
+    `repository` and `branch` if given, else `[tool.course] student_repository` and `student_branch`
+    if set, else the course's own (`settings`), the repository learners are then given.
+
+    Raises:
+      ValueError: as `settings`, or student_repository or student_branch is set but not a string.
+    """
+    s = settings(course_dir)
+    path = course_dir / "pyproject.toml"
+    course = tomllib.loads(path.read_text()).get("tool", {}).get("course", {})
+    for key in ("student_repository", "student_branch"):
+        if key in course and not isinstance(course[key], str):
+            raise ValueError(f"{path}: [tool.course] {key} must be a string")
+    repository = repository or course.get("student_repository") or s.repository
+    return Settings(repository.rstrip("/").removesuffix(".git"),
+                    branch or course.get("student_branch") or s.branch, s.requirements)
