@@ -73,11 +73,13 @@ def files(folder: Path) -> list[Path]:
 
 def answer_lines() -> dict[str, str]:
     """Distinctive lines of the solutions and hidden tests (over 25 characters, stripped, and not also
-    in the same notebook outside those blocks) -> the source notebook they come from."""
+    outside those blocks in any source notebook: a release shows those) -> the source notebook they
+    come from."""
     lines = {}
-    for path in sorted((REPO / "solutions").glob("*/*.ipynb")):
-        source = "\n".join(cell.source for cell in nbformat.read(path, as_version=4).cells)
-        public = BLOCK.sub("", source)
+    sources = {path: "\n".join(cell.source for cell in nbformat.read(path, as_version=4).cells)
+               for path in sorted((REPO / "solutions").glob("*/*.ipynb"))}
+    public = "\n".join(BLOCK.sub("", source) for source in sources.values())  # shown in some release
+    for path, source in sources.items():
         for block in BLOCK.finditer(source):
             for line in block[2].splitlines():
                 line = line.strip()

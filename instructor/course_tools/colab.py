@@ -216,5 +216,7 @@ def student_settings(course_dir: Path, repository: str | None = None, branch: st
         if key in course and not isinstance(course[key], str):
             raise ValueError(f"{path}: [tool.course] {key} must be a string")
     repository = repository or course.get("student_repository") or s.repository
-    return Settings(repository.rstrip("/").removesuffix(".git"),
-                    branch or course.get("student_branch") or s.branch, s.requirements)
+    branch = branch or course.get("student_branch") or s.branch
+    if not repository:     # unset: the edition's notebooks say so, as the course's do (`settings`)
+        return Settings(None, branch, s.requirements, s.unset_reason)
+    return Settings(repository.rstrip("/").removesuffix(".git"), branch, s.requirements)
