@@ -170,7 +170,7 @@ def test_the_editions_notebooks_open_from_the_editions_repository_and_the_course
         original = nbformat.read(REPO / public, as_version=4)
         assert [c.source for c in notebook.cells[2:]] == [c.source for c in original.cells[2:]]
         assert nbformat.read(REPO / public, as_version=4).cells[0].source == colab.badge(ours, public)
-    if ours.repository != STUDENT_REPOSITORY:
+    if ours.repository and ours.repository != STUDENT_REPOSITORY:
         assert not [p for p in files(edition) if ours.repository in p.read_text()]
 
 
@@ -187,7 +187,7 @@ def test_the_learners_readme_says_how_to_set_up_open_test_and_submit_and_nothing
 def test_student_settings_use_the_student_repository_if_set_else_the_courses(tmp_path):
     project = (REPO / "pyproject.toml").read_text()
     (tmp_path / "pyproject.toml").write_text(project)
-    ours = colab.settings(REPO)
+    ours = colab.settings(tmp_path)
     assert colab.student_settings(tmp_path) == ours
     assert colab.student_settings(tmp_path, "https://github.com/a/b.git/", "x") == colab.Settings(
         "https://github.com/a/b", "x", ours.requirements)

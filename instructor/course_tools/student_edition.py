@@ -162,7 +162,7 @@ def pyproject(course_dir: Path, s: colab.Settings) -> str:
         elif key in project:
             lines.append(f"{key} = {_toml(project[key])}")
     lines += ["", "# Where this repository is: the notebooks' \"Open in Colab\" badges and Colab set-up cells point here.",
-              "[tool.course]", f"repository = {_toml(s.repository)}", f"branch = {_toml(s.branch)}",
+              "[tool.course]", f"repository = {_toml(s.repository or '')}", f"branch = {_toml(s.branch)}",
               "", "[tool.setuptools.packages.find]", 'include = ["course_lib*"]', ""]
     return "\n".join(lines)
 
@@ -401,7 +401,7 @@ def main(argv=None) -> int:
     for path in edition.left_out:
         print(f"left out (not on the allow-list): {path}", file=sys.stderr)
     print(f"wrote the student edition ({len(edition.files)} files) to {edition.dest}; its Colab badges "
-          f"point at {edition.settings.repository} ({edition.settings.branch})")
+          f"point at {edition.settings.repository or 'no repository (unset)'} ({edition.settings.branch})")
     return 0
 
 
