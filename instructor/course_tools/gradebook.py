@@ -97,7 +97,8 @@ def record(path, assignment: Assignment, student: str, result: dict, timestamp: 
         except MissingEntry:   # a notebook added to the assignment after this submission was first recorded
             submitted = SubmittedNotebook(notebook=gradebook.find_notebook(notebook, assignment.name),
                                           assignment=submission)
-        _complete(submitted)
+            gradebook.db.add(submitted)
+        _complete(gradebook.db, submitted)
         for test in result["tests"]:
             grade = gradebook.find_grade(test["grade_id"], notebook, assignment.name, student)
             changed = grade.auto_score != float(test["points"])
@@ -114,7 +115,7 @@ def record(path, assignment: Assignment, student: str, result: dict, timestamp: 
         gradebook.db.commit()
 
 
-def _complete(submitted) -> None:
+def _complete(session, submitted) -> None:
     """Adds the Grade and Comment rows a submitted notebook lacks (for cells added to the assignment
     after it was first recorded), as nbgrader's add_submission makes them: formgrader needs one per
     grade cell and per answer cell."""
@@ -122,10 +123,10 @@ def _complete(submitted) -> None:
     commented = {comment.cell_id for comment in submitted.comments}
     for cell in submitted.notebook.grade_cells:
         if cell.id not in graded:
-            Grade(cell_id=cell.id, notebook=submitted)
+            session.add(Grade(cell_id=cell.id, notebook=submitted))
     for cell in submitted.notebook.solution_cells:
         if cell.id not in commented:
-            Comment(cell_id=cell.id, notebook=submitted)
+            session.add(Comment(cell_id=cell.id, notebook=submitted))
 
 
 def _penalty(student: str, score: float, seconds_late: float, late_penalty) -> float | None:
