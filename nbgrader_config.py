@@ -30,6 +30,10 @@ else:
                                         "nbgrader.preprocessors.ClearHiddenTests",
                                         "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor"]
 
+    # nbgrader's own autograde (formgrader's "Autograde" button) would run learners' code unconfined, in
+    # your kernel: it stops before running anything. `make autograde` grades, in the sandbox.
+    c.Autograde.sanitize_preprocessors = ["course_tools.nbgrader_guard.RefuseUnsandboxedAutograde"]
+
     # Late submissions (submitted/<student>/<assignment>/timestamp.txt later than the assignment's due
     # date, set with `nbgrader db assignment add NAME --duedate=...`): nbgrader's penalty, which
     # `make autograde` applies too: 'none' (the default) or 'zero'; or a plugin of your own,

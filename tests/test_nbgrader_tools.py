@@ -112,13 +112,17 @@ def test_the_autograded_notebook_is_the_learners_on_the_sources_cells_for_instru
 
 
 def test_feedback_never_holds_the_autograded_notebook_nor_hidden_tests(graded):
-    hidden = hidden_lines(Assignment("toy", graded.root).sources["toy"])
+    source = Assignment("toy", graded.root).sources["toy"]
+    public = "\n".join(re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", "", c.source, flags=re.S)
+                       for c in source.cells)
+    hidden = [line for line in hidden_lines(source) if line not in public]   # (the visible test has the same probe)
     assert hidden
 
     def leaks():
         files = [path for path in graded.feedback.rglob("*") if path.is_file()]
         assert files and not [path for path in files if path.suffix == ".ipynb"]
-        return [(path.name, line) for path in files for line in hidden if line in path.read_text()]
+        texts = {path: html.unescape(re.sub(r"<[^>]*>", "", path.read_text())) for path in files}  # as shown
+        return [(path.name, line) for path, text in texts.items() for line in hidden if line in text]
 
     assert leaks() == []
     # nbgrader's own feedback (formgrader's "Generate Feedback") renders the autograded notebook: the
@@ -283,6 +287,22 @@ def test_a_test_added_to_the_assignment_after_grading_gets_its_grade_in_the_grad
     ids = [grade_id(c) for c in nbformat.read(course.autograded / "ada" / "toy" / "toy.ipynb", 4).cells
            if "nbgrader" in c.metadata]
     assert ids[-1] == "add_zero"
+
+
+def test_nbgraders_own_autograde_refuses_to_run_learners_code(released, tmp_path):
+    """nbgrader's autograde (formgrader's "Autograde" button) would run it unconfined, in the instructor's kernel."""
+    course = course_copy(released, tmp_path)
+    marker = tmp_path / "ran-unconfined"
+    notebook = answered(Assignment("toy", course.root))
+    notebook.cells.insert(2, nbformat.v4.new_code_cell(f"open({str(marker)!r}, 'w').write('ran')"))
+    write(notebook, course.submitted / "ada" / "toy" / "toy.ipynb")
+    autograde(course, sandboxed=False, out=quiet(), grader=fake_grading.full_marks)
+    process = nbgrader("autograde", "toy", "--student", "ada", "--force", cwd=course.root)
+    assert "graded by `make autograde`" in process.stderr, process.stderr[-3000:]
+    assert not marker.exists()
+    autograde(course, sandboxed=False, out=quiet(), grader=fake_grading.full_marks)   # puts back what it removed
+    assert (course.autograded / "ada" / "toy" / "toy.ipynb").exists()
+    assert gradebook.scores(course.db, "toy") == {"ada": (3.0, 3.0)}
 
 
 # --- late submissions ----------------------------------------------------------------------------------

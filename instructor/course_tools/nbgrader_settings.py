@@ -95,3 +95,4 @@ def late_penalty(course_dir) -> Penalty | None:
         return None
     return plugin.late_submission_penalty
 
+
