@@ -94,5 +94,3 @@ def late_penalty(course_dir) -> Penalty | None:
     if type(plugin) is LateSubmissionPlugin and plugin.penalty_method == "none":
         return None
     return plugin.late_submission_penalty
-
-
