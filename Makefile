@@ -10,7 +10,7 @@ export COURSE_DATA_DIR ?= $(CURDIR)/nltk_data
 
 JOBS   ?= 1
 
-.PHONY: setup system-deps data release student-edition autograde course test bench clean
+.PHONY: setup system-deps data release student-edition autograde formgrader course test bench clean
 
 ## setup: create .venv and install course_lib (the learners' package, with the dev extras) and
 ## course_tools (the instructors' package, instructor/) (quick when done)
@@ -51,6 +51,12 @@ student-edition: setup
 ## autograde: grade everything under submitted/<student>/<assignment>/ (JOBS=n at once), export grades.csv
 autograde: setup system-deps
 	$(PY) -m course_tools.autograde --jobs $(JOBS) $(if $(UNSAFE),--unsafe)
+
+## formgrader: nbgrader's formgrader on this course, for manual grading and comments: open the URL it
+## prints (http://127.0.0.1:8888/formgrader?token=...; PORT=n for another port); ^C stops it
+formgrader: setup
+	$(VENV)/bin/jupyter server --ServerApp.ip=127.0.0.1 --ServerApp.port=$(or $(PORT),8888) \
+	  --ServerApp.default_url=/formgrader $(if $(filter 0,$(shell id -u)),--ServerApp.allow_root=True)
 
 ## course: data, release, run the reference solutions, grade a sample class, report
 course: data release system-deps

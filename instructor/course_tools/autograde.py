@@ -7,9 +7,14 @@ is listed, not graded, and makes the run exit 1) it:
   1. grades it in a sandbox (grade.py), in up to --jobs worker processes (one that dies costs only
      its own notebook: see workers.py);
   2. writes the result to autograded/<student>/<assignment>/<notebook>.json (atomically,
-     with the SHA-256 of the notebook it graded) and the learner's feedback to
-     feedback/<student>/<assignment>/<notebook>.html;
-  3. records the scores in the gradebook, from this process only, one transaction per notebook;
+     with the SHA-256 of the notebook it graded), the autograded notebook that nbgrader's
+     formgrader shows next to it, <notebook>.ipynb (graded_notebook.py; hidden tests included:
+     autograded/ is the instructors'), and the learner's feedback to
+     feedback/<student>/<assignment>/<notebook>.html (from the result alone);
+  3. records the scores in the gradebook, from this process only, one transaction per notebook,
+     as nbgrader's auto scores (an instructor's manual scores and comments are kept), with the
+     submission's time from submitted/<student>/<assignment>/timestamp.txt if there is one, and
+     the late penalty nbgrader's configuration sets for a submission after its due date;
 
 then exports the gradebook to grades.csv. A notebook whose result is already there
 for the same file content, graded the same way (same source and release notebooks,
@@ -39,7 +44,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from course_tools import collect, feedback, gradebook, layout, sandbox, workers
+from course_tools import collect, feedback, gradebook, graded_notebook, layout, nbgrader_settings, sandbox, workers
 from course_tools.assignment import Assignment, AssignmentNotFound
 from course_tools.collect import grade_submission
 from course_tools.execute import GraderError
@@ -50,7 +55,9 @@ from course_tools.limits import Limits
 class NotAllGraded(RuntimeError):
     """Some notebooks could not be graded (grader failures, an assignment without a valid release
     or grading.toml) or were not graded (what is not a submission that may be graded: a link, a FIFO,
-    an invalid student id, another notebook; a result of --merge that says the grader failed).
+    an invalid student id, another notebook; a result of --merge that says the grader failed), or
+    were graded and recorded but not in full (a timestamp.txt that is not used, an autograded
+    notebook that could not be written: see Course.notes).
     Everything else was graded and recorded; `results` holds those results."""
 
     def __init__(self, message: str, results: list[dict]):
@@ -69,6 +76,41 @@ class Course:
         self.db = Path(db or self.root / layout.GRADEBOOK)
         self.csv = Path(csv or self.root / layout.GRADES_CSV)
         self._assignments = {}
+        self.start_run()
+
+    def start_run(self) -> None:
+        """Forgets what the last run read (submission times, the late penalty) and noted."""
+        self.notes = []           # what recording could not do in full, listed at the end of a run
+        self._timestamps = {}
+        self._late_penalty = None
+
+    def late_penalty(self):
+        """The late penalty of nbgrader's configuration (nbgrader_settings.late_penalty), loaded once a run.
+
+        Raises:
+          ValueError: the configuration cannot be read or its penalty plugin cannot be loaded.
+        """
+        if self._late_penalty is None:
+            try:
+                self._late_penalty = (nbgrader_settings.late_penalty(self.root),)
+            except Exception as error:   # a config file that fails, a plugin that cannot be imported
+                raise ValueError(f"nbgrader's configuration: the late-submission penalty cannot be "
+                                 f"loaded: {type(error).__name__}: {error}") from None
+        return self._late_penalty[0]
+
+    def timestamp(self, student: str, assignment: str):
+        """When `student` submitted `assignment` (collect.read_timestamp), read once a run; None if
+        there is no timestamp.txt, or if it cannot be used (that is noted in `notes`)."""
+        key = (student, assignment)
+        if key not in self._timestamps:
+            try:
+                self._timestamps[key] = collect.read_timestamp(self.submitted, student, assignment)
+            except collect.NotCollected as error:
+                self._timestamps[key] = None
+                path = self.submitted / student / assignment / collect.TIMESTAMP
+                self.notes.append(f"{collect.printable(str(path))}: not used, so the submission's time is not "
+                                  f"recorded and no late penalty applies: {error.reason}")
+        return self._timestamps[key]
 
     def assignment(self, name: str) -> Assignment:
         if name not in self._assignments:
@@ -80,6 +122,10 @@ class Course:
 
     def feedback_path(self, student, assignment, notebook: Path) -> Path:
         return self.feedback / student / assignment / f"{notebook.stem}.html"
+
+    def graded_notebook_path(self, student, assignment, notebook: str) -> Path:
+        """nbgrader's autograded notebook: autograded/<student>/<assignment>/<notebook>.ipynb."""
+        return self.autograded / student / assignment / f"{notebook}.ipynb"
 
 
 def grading_key(assignment: Assignment, limits: Limits, sandboxed: bool) -> str:
@@ -131,6 +177,8 @@ def autograde(course: Course, names=None, jobs: int = 1, sandboxed: bool = True,
     """
     if sandboxed:
         sandbox.check()
+    course.start_run()
+    course.late_penalty()      # a broken configuration stops the run before anything is graded
     ready, problems = {}, []   # ready: assignment name -> (limits, grading key)
 
     def notebook_names(name):
@@ -176,8 +224,12 @@ def autograde(course: Course, names=None, jobs: int = 1, sandboxed: bool = True,
         print(f"grades exported to {course.csv}", file=out)
     elif not problems:
         print(f"no submissions under {course.submitted}/<student>/<assignment>/", file=out)
+    for note in course.notes:
+        print(note, file=out)
+        problems.append(note)
     if problems:
-        raise NotAllGraded(f"{len(problems)} not graded (grader failures are retried by running again):\n  "
+        raise NotAllGraded(f"{len(problems)} not graded or not recorded in full (grader failures are retried "
+                           "by running again):\n  "
                            + "\n  ".join(problems), results)
     return results
 
@@ -201,7 +253,10 @@ def _prepare(course: Course, name: str, sandboxed: bool, out, problems: list) ->
 
 
 def record(course: Course, result: dict) -> dict:
-    """Writes a result (with 'student') to autograded/ and feedback/, then to the gradebook."""
+    """Writes a result (with 'student') to autograded/ (the result, and the autograded notebook for
+    formgrader) and feedback/, then to the gradebook, with the submission's time and late penalty.
+    What cannot be done in full (a timestamp.txt that is not used, a notebook that cannot be written)
+    is added to `course.notes`."""
     notebook = Path(result["notebook"])
     student, name = result["student"], result["assignment"]
     path = course.result_path(student, name, notebook)
@@ -209,9 +264,29 @@ def record(course: Course, result: dict) -> dict:
     temporary = path.with_name(path.name + ".tmp")
     temporary.write_text(json.dumps(result, indent=2))
     os.replace(temporary, path)  # a run killed here leaves the old result or the new, never half
+    assignment = course.assignment(name)
+    _write_graded_notebook(course, assignment, result)
     feedback.write(result, course.feedback_path(student, name, notebook), student)
-    gradebook.record(course.db, course.assignment(name), student, result)
+    gradebook.record(course.db, assignment, student, result, timestamp=course.timestamp(student, name),
+                     late_penalty=course.late_penalty())
     return result
+
+
+def _write_graded_notebook(course: Course, assignment: Assignment, result: dict) -> None:
+    """Writes autograded/<student>/<assignment>/<notebook>.ipynb from the learner's notebook in
+    submitted/ (read as collection reads it: a regular file, no links)."""
+    student, submitted = result["student"], Path(result["notebook"])
+    name = submitted.stem if submitted.stem in assignment.notebook_names else assignment.notebook_names[0]
+    content, note = None, None
+    try:
+        content = collect.read_regular(course.submitted, [student, assignment.name, submitted.name])
+    except collect.NotCollected as error:
+        note = f"the submitted notebook cannot be read any more ({error.reason}): the release stands in for it"
+    target = course.graded_notebook_path(student, assignment.name, name)
+    try:
+        graded_notebook.write(graded_notebook.build(assignment, name, result, content, note), target)
+    except (OSError, ValueError) as error:   # FileNotFoundError: no release to rebuild it on
+        course.notes.append(f"{collect.printable(str(target))}: not written, so formgrader cannot show it: {error}")
 
 
 def merge(course: Course, result_files, out=sys.stdout) -> list[dict]:
@@ -224,8 +299,11 @@ def merge(course: Course, result_files, out=sys.stdout) -> list[dict]:
     Raises:
       ValueError: a file is not JSON, or holds something that is not a valid result (the message says what).
       OSError: a file cannot be read.
-      NotAllGraded: after recording the others, some results were grader failures.
+      NotAllGraded: after recording the others, some results were grader failures, or some were
+        recorded but not in full (see Course.notes).
     """
+    course.start_run()
+    course.late_penalty()      # a broken configuration stops before anything is recorded
     incoming, failed = [], []
     roster = gradebook.roster(course.db)
     for file in result_files:
@@ -247,8 +325,11 @@ def merge(course: Course, result_files, out=sys.stdout) -> list[dict]:
         gradebook.export_csv(course.db, course.csv)
     for line in failed:
         print(f"not merged: {line}", file=out)
-    if failed:
-        raise NotAllGraded(f"{len(failed)} not graded (grade them again):\n  " + "\n  ".join(failed), results)
+    for note in course.notes:
+        print(note, file=out)
+    if failed or course.notes:
+        raise NotAllGraded(f"{len(failed) + len(course.notes)} not graded or not recorded in full (grade "
+                           "them again, or fix what is said):\n  " + "\n  ".join(failed + course.notes), results)
     return results
 
 

@@ -6,6 +6,9 @@ else a plain id: letters, digits and `._@-`, starting with a letter or digit). E
 looked at without following symbolic links, and a notebook is read only if it is a regular
 file: a link (to solutions/ or to a classmate's notebook), a FIFO (which would block a read
 forever), a device or a folder is reported, never graded. Each report is a `Skipped`.
+
+`submitted/<student>/<assignment>/timestamp.txt`, as `nbgrader collect` writes it, is the
+submission's time (`read_timestamp`): read the same way, never graded.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import os
 import re
 import stat
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 LINKED_FOLDER = "a symbolic link in place of a folder: not followed"
@@ -192,6 +196,44 @@ def _open(path, flags, directory) -> int:
         if mode is not None and (stat.S_ISLNK(mode) or error.errno in (errno.ENOTDIR, errno.ENXIO)):
             raise NotCollected(f"{printable(str(path))} is {kind(mode)}: not followed or read") from None
         raise NotCollected(f"cannot read {printable(str(path))}: {error.strerror or error}") from None
+
+
+TIMESTAMP = "timestamp.txt"   # nbgrader's name for the time of a submission, next to its notebooks
+MAX_TIMESTAMP_BYTES = 1024
+
+
+def read_timestamp(submitted, student: str, assignment: str) -> datetime | None:
+    """When `student` submitted `assignment`: the time in submitted/<student>/<assignment>/timestamp.txt
+    (as `nbgrader collect` writes it, e.g. '2024-03-01 17:02:11.402915 UTC'), parsed as nbgrader's
+    formgrader parses it (nbgrader.utils.parse_utc: UTC, without a time zone, as the gradebook stores
+    it); None if there is no such file. Read as `read_regular` reads a notebook, at most 1 KiB.
+
+    Raises:
+      NotCollected: it is a symbolic link, a FIFO, a device or a folder, or is on a linked path, or
+        cannot be read, or is larger than MAX_TIMESTAMP_BYTES, or does not hold a time; the reason says which.
+    """
+    from nbgrader.utils import parse_utc
+
+    try:
+        os.lstat(Path(submitted, student, assignment, TIMESTAMP))
+    except FileNotFoundError:
+        return None
+    except OSError:
+        pass   # read below, which says why it cannot be
+    with open(_open_regular(submitted, [student, assignment, TIMESTAMP]), "rb") as file:
+        raw = file.read(MAX_TIMESTAMP_BYTES + 1)
+    if len(raw) > MAX_TIMESTAMP_BYTES:
+        raise NotCollected(f"larger than {MAX_TIMESTAMP_BYTES} bytes: not a timestamp")
+    try:
+        text = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise NotCollected("not text: not a timestamp") from None
+    if not text:
+        raise NotCollected("empty: no time in it")
+    try:
+        return parse_utc(text)
+    except (ValueError, OverflowError):
+        raise NotCollected(f"not a time: {printable(text[:80])}") from None
 
 
 def grade_bytes(content: bytes, path: Path, assignment, limits, sandboxed: bool) -> dict:

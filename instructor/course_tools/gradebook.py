@@ -5,9 +5,10 @@ import csv
 import os
 import sqlite3
 import warnings
+from datetime import datetime
 from pathlib import Path
 
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import Comment, Grade, Gradebook, MissingEntry, SubmittedNotebook
 from sqlalchemy import text
 from sqlalchemy.exc import SAWarning
 
@@ -57,9 +58,24 @@ def roster(path) -> set[str] | None:
     return students if students - added else None
 
 
-def record(path, assignment: Assignment, student: str, result: dict) -> None:
-    """Stores one notebook's result (from `grade_notebook`) as `student`'s auto scores, in one commit.
-    A student new to the gradebook is added, and noted as added by the grader (see `roster`)."""
+def record(path, assignment: Assignment, student: str, result: dict, timestamp: datetime | None = None,
+           late_penalty=None) -> None:
+    """Stores one notebook's result (from `grade_notebook`) as `student`'s auto scores, in nbgrader's rows
+    (a submission, its notebook, a Grade per test cell, a Comment per answer cell), so that nbgrader's
+    formgrader shows them and an instructor can override a score (manual_score) or comment.
+    A student new to the gradebook is added, and noted as added by the grader (see `roster`).
+
+    A manual score an instructor gave is kept; if the test's auto score changes under it, the grade
+    is flagged as needing a manual grade again (as nbgrader's autograde does).
+
+    Args:
+      timestamp: when the student submitted (collect.read_timestamp: UTC, without a time zone), or
+        None if unknown; stored as the submission's timestamp, which nbgrader compares with the
+        assignment's due date (plus the student's extension, if any).
+      late_penalty: `penalty(student, score, seconds_late)` -> points off or None (see
+        nbgrader_settings.late_penalty); applied, as nbgrader's autograde does, to this notebook's
+        score when the submission is late, and kept between 0 and that score. None: no penalty.
+    """
     notebook = Path(result["notebook"]).stem
     if notebook not in assignment.sources:
         notebook = assignment.notebook_names[0]
@@ -74,12 +90,53 @@ def record(path, assignment: Assignment, student: str, result: dict) -> None:
             gradebook.db.execute(text(f"CREATE TABLE IF NOT EXISTS {ADDED} (id VARCHAR(128) PRIMARY KEY)"))
             gradebook.db.execute(text(f"INSERT OR IGNORE INTO {ADDED} (id) VALUES (:id)"), {"id": student})
             gradebook.add_student(student)
-        gradebook.update_or_create_submission(assignment.name, student)
+        submission = gradebook.update_or_create_submission(assignment.name, student)
+        submission.timestamp = timestamp
+        try:
+            submitted = gradebook.find_submission_notebook(notebook, assignment.name, student)
+        except MissingEntry:   # a notebook added to the assignment after this submission was first recorded
+            submitted = SubmittedNotebook(notebook=gradebook.find_notebook(notebook, assignment.name),
+                                          assignment=submission)
+            gradebook.db.add(submitted)
+        _complete(gradebook.db, submitted)
         for test in result["tests"]:
             grade = gradebook.find_grade(test["grade_id"], notebook, assignment.name, student)
+            changed = grade.auto_score != float(test["points"])
             grade.auto_score = float(test["points"])
-            grade.needs_manual_grade = False
+            if grade.manual_score is None:
+                grade.needs_manual_grade = False
+            elif changed:
+                grade.needs_manual_grade = True
+        gradebook.db.flush()
+        gradebook.db.expire(submitted)   # its score, summed by the database, is read again
+        gradebook.db.expire(submission)
+        submitted.late_submission_penalty = _penalty(student, submitted.score, submission.total_seconds_late,
+                                                     late_penalty)
         gradebook.db.commit()
+
+
+def _complete(session, submitted) -> None:
+    """Adds the Grade and Comment rows a submitted notebook lacks (for cells added to the assignment
+    after it was first recorded), as nbgrader's add_submission makes them: formgrader needs one per
+    grade cell and per answer cell."""
+    graded = {grade.cell_id for grade in submitted.grades}
+    commented = {comment.cell_id for comment in submitted.comments}
+    for cell in submitted.notebook.grade_cells:
+        if cell.id not in graded:
+            session.add(Grade(cell_id=cell.id, notebook=submitted))
+    for cell in submitted.notebook.solution_cells:
+        if cell.id not in commented:
+            session.add(Comment(cell_id=cell.id, notebook=submitted))
+
+
+def _penalty(student: str, score: float, seconds_late: float, late_penalty) -> float | None:
+    """The late penalty of a notebook scoring `score`, `seconds_late` after its due date."""
+    if seconds_late <= 0 or late_penalty is None:
+        return None
+    penalty = late_penalty(student, score, seconds_late)
+    if penalty is None:
+        return None
+    return min(max(0.0, float(penalty)), float(score))
 
 
 def scores(path, assignment: str) -> dict[str, tuple[float, float]]:
