@@ -11,6 +11,7 @@ import sys
 import tomllib
 import types
 import venv
+import zipfile
 from pathlib import Path
 
 import nbformat
@@ -50,8 +51,10 @@ def test_every_notebook_starts_with_its_colab_badge_and_set_up_cell(path):
     assert (badge.cell_type, badge.get("id")) == ("markdown", "colab-badge")
     assert (setup.cell_type, setup.get("id")) == ("code", "colab-setup")
     assert badge.source == colab.badge(SETTINGS, _public_path(path)), "run `make release` to stamp it"
-    needs_data = nbformat.read(path, as_version=4).metadata.get("course", {}).get("needs_data", False)
-    assert setup.source == colab.setup_code(SETTINGS, needs_data), "run `make release` to stamp it"
+    metadata = nbformat.read(path, as_version=4).metadata
+    needs_data = metadata.get("course", {}).get("needs_data", False)
+    assert setup.source == colab.setup_code(SETTINGS, needs_data, metadata.get("extra_packages", [])), \
+        "run `make release` to stamp it"
     for example in colab.EXAMPLES - {"https://github.com/OWNER/REPO"}:   # the placeholder may be a hint
         assert example.removeprefix("https://") not in badge.source + setup.source
     if SETTINGS.repository is None:
@@ -66,6 +69,24 @@ def test_the_capstone_fetches_the_data_in_colab_and_the_labs_do_not():
     assert "course_lib.data" in setup.source
     for lab in LABS:
         assert "course_lib.data" not in _first_cells(lab)[1].source
+
+
+def test_only_the_ecosystem_lab_installs_extra_packages_which_developers_have_in_the_dev_extra():
+    extras = {path.name: colab.extra_packages(nbformat.read(path, as_version=4)) for path in ALL}
+    assert extras.pop("06_jax_ecosystem.ipynb") == ["flax", "dm-haiku", "optax"]
+    assert not any(extras.values()), extras
+    setup = _first_cells(REPO / "notebooks" / "06_jax_ecosystem.ipynb")[1].source
+    assert "--constraint" in setup and "['flax', 'dm-haiku', 'optax']" in setup
+    assert "--constraint" not in _first_cells(REPO / "notebooks" / "04_grad.ipynb")[1].source
+    dev = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["dev"]
+    assert {"flax", "dm-haiku", "optax"} <= {re.match(r"[A-Za-z0-9_.-]+", d)[0] for d in dev}
+
+
+@pytest.mark.parametrize("extras", ["flax", [""], [3], ["jax>=0.4"], ["numpy"]])
+def test_extra_packages_must_be_a_list_of_requirements_other_than_colab_s_own(extras):
+    notebook = nbformat.v4.new_notebook(metadata={"extra_packages": extras})
+    with pytest.raises(ValueError, match="extra_packages"):
+        colab.extra_packages(notebook)
 
 
 @pytest.mark.parametrize("path", ALL, ids=lambda p: str(p.relative_to(REPO)))
@@ -99,6 +120,71 @@ def _fake_distribution(site: Path, name: str, version: str, code: str):
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
     (info / "INSTALLER").write_text("pip\n")
     (info / "RECORD").write_text(f"{name}/__init__.py,,\n")
+
+
+def _fake_wheel(folder: Path, name: str, version: str, requires=()) -> Path:
+    """A wheel of an empty pure-Python package, depending on `requires`, as pip would download it."""
+    info = f"{name}-{version}.dist-info"
+    files = {f"{name}/__init__.py": "",
+             f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+                                 + "".join(f"Requires-Dist: {r}\n" for r in requires),
+             f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+    files[f"{info}/RECORD"] = "".join(f"{member},,\n" for member in [*files, f"{info}/RECORD"])
+    path = folder / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as wheel:
+        for member, text in files.items():
+            wheel.writestr(member, text)
+    return path
+
+
+def test_in_colab_extra_packages_install_only_in_versions_that_keep_colab_s_jax(tmp_path):
+    # Offline: a Colab-like environment that has course_lib's requirements already, and a folder
+    # of wheels instead of PyPI, with a newer jax that pip would install if nothing held it back.
+    env_dir = tmp_path / "colab"
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    python = env_dir / "bin" / "python"
+    site = Path(subprocess.check_output(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True).strip())
+    _fake_distribution(site, "jax", "0.4.1", "def devices():\n    return ['TpuDevice(id=0)']\n")
+    _fake_distribution(site, "jaxlib", "0.4.1", "")
+    for name in SETTINGS.requirements:
+        _fake_distribution(site, name, "99.0", "")
+    (site / "google" / "colab").mkdir(parents=True)
+    (site / "google" / "__init__.py").write_text("")
+    (site / "google" / "colab" / "__init__.py").write_text("")
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    course_lib = _fake_wheel(wheels, "course_lib", "0.1.0")
+    for name in ("jax", "jaxlib"):
+        _fake_wheel(wheels, name, "0.5.0")
+    _fake_wheel(wheels, "plain_extra", "1.0")
+    _fake_wheel(wheels, "needs_new_jax", "1.0", requires=["jax>=0.5"])
+    env = dict(os.environ, COURSE_LIB_SOURCE=str(course_lib), PIP_NO_INDEX="1",
+               PIP_FIND_LINKS=str(wheels), PIP_DISABLE_PIP_VERSION_CHECK="1")
+
+    def set_up(extras):
+        code = colab.setup_code(SETTINGS, False, extras)
+        return subprocess.run([python, "-c", "import google.colab\n" + code], capture_output=True,
+                              text=True, timeout=300, env=env)
+
+    def versions():
+        listing = json.loads(subprocess.check_output([python, "-m", "pip", "list", "--format", "json"], env=env))
+        return {p["name"].lower().replace("_", "-"): p["version"] for p in listing}
+
+    installed = set_up(["plain_extra"])
+    assert installed.returncode == 0, installed.stderr[-3000:]
+    assert "JAX devices: ['TpuDevice(id=0)']" in installed.stdout
+    assert versions()["plain-extra"] == "1.0"
+    assert (versions()["jax"], versions()["jaxlib"]) == ("0.4.1", "0.4.1")
+
+    refused = set_up(["needs_new_jax"])   # it needs a newer jax: pip must refuse, not upgrade jax
+    assert refused.returncode != 0 and "ResolutionImpossible" in refused.stderr, refused.stderr[-3000:]
+    assert "needs-new-jax" not in versions()
+    assert (versions()["jax"], versions()["jaxlib"]) == ("0.4.1", "0.4.1")
+    # Without the set-up cell's constraints pip would have upgraded jax: the check above has teeth.
+    subprocess.run([python, "-m", "pip", "install", "--quiet", "needs_new_jax"], env=env, check=True,
+                   capture_output=True)
+    assert versions()["jax"] == "0.5.0"
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -22,6 +22,7 @@ EXPECTED_LABS = {
     "02_layers.ipynb",
     "03_embedding_mean.ipynb",
     "04_grad.ipynb",
+    "06_jax_ecosystem.ipynb",
 }
 
 EXERCISE_MARK = "# EXERCISE"

@@ -5,6 +5,9 @@ Every lab notebook and every assignment starts with two cells, found by their id
   'colab-badge'  markdown: a badge that opens the notebook (its release version) in Colab;
   'colab-setup'  code: in Colab only, installs course_lib from the course's repository without
                  touching Colab's own jax/jaxlib (replacing them breaks the TPU runtime),
+                 installs the notebook's own extra packages if it has any (notebook metadata
+                 extra_packages, a list of pip requirements, e.g. ["flax", "dm-haiku"]) in
+                 versions that go with Colab's jax, jaxlib and numpy (held by a constraints file),
                  fetches the tweets if the notebook needs them (notebook metadata
                  course.needs_data), and prints jax.devices(). Elsewhere it does nothing.
                  `COURSE_LIB_SOURCE`, set in the learner's Colab session, overrides where it
@@ -47,7 +50,7 @@ GITHUB = re.compile(r"https://github\.com/([^/\s]+)/([^/\s]+)")
 
 SETUP_TEMPLATE = '''\
 # Set-up for Google Colab: install course_lib {from_where}, keeping Colab's own
-# JAX (reinstalling it would break the TPU runtime){data_note}, and show the devices JAX will use.
+# JAX (reinstalling it would break the TPU runtime){extra_note}{data_note}, and show the devices JAX will use.
 # Outside Colab this cell does nothing.
 import sys
 if "google.colab" in sys.modules:
@@ -55,7 +58,7 @@ if "google.colab" in sys.modules:
 {source_lines}    pip = [sys.executable, "-m", "pip", "install", "--quiet"]
     subprocess.run(pip + ["--no-deps", source], check=True)
     subprocess.run(pip + {requirements!r}, check=True)
-{data_lines}    import jax
+{extra_lines}{data_lines}    import jax
     print("JAX devices:", jax.devices())
 '''
 SOURCE_LINE = '''\
@@ -80,6 +83,19 @@ BADGE_UNSET = (
     "*No \"Open in Colab\" badge: this notebook was released without the course's repository "
     "(instructors: set `[tool.course] repository` in pyproject.toml, then `make release`). "
     "To run it in Colab, upload it (File → Upload notebook) and follow the set-up cell below.*")
+
+# A notebook's own packages (metadata extra_packages, replacing EXTRAS), in versions that go with
+# Colab's KEEP packages: a constraints file holds those at the versions installed.
+EXTRA_LINES = '''\
+    import tempfile
+    from importlib.metadata import distributions
+    held = sorted({f"{d.metadata['Name']}=={d.version}" for d in distributions()
+                   if str(d.metadata["Name"]).lower() in KEEP})
+    with tempfile.NamedTemporaryFile("w", suffix="-constraints.txt", delete=False) as constraints:
+        constraints.write("".join(line + "\\n" for line in held))
+    subprocess.run(pip + ["--constraint", constraints.name] + EXTRAS, check=True)
+'''
+EXTRA_PACKAGES = "extra_packages"   # the notebook metadata key
 
 
 @dataclass(frozen=True)
@@ -157,21 +173,45 @@ def badge(s: Settings, public_path: str) -> str:
     return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})"
 
 
-def setup_code(s: Settings, needs_data: bool) -> str:
+def setup_code(s: Settings, needs_data: bool, extra_packages=()) -> str:
+    """The set-up cell's code; `extra_packages`: pip requirements of this notebook alone."""
+    extras = list(extra_packages)
+    extra_lines = EXTRA_LINES.replace("KEEP", repr(sorted(KEEP))).replace("EXTRAS", repr(extras))
     source_lines = (SOURCE_LINES_UNSET.format(branch=s.branch) if s.repository is None else
                     SOURCE_LINE.format(repository=s.repository, branch=s.branch))
     return SETUP_TEMPLATE.format(
         from_where="from the course's repository" if s.repository else "from COURSE_LIB_SOURCE",
         source_lines=source_lines, requirements=list(s.requirements),
+        extra_note=f", install {', '.join(extras)}" if extras else "",
+        extra_lines=extra_lines if extras else "",
         data_note=", fetch the tweets" if needs_data else "",
         data_lines=DATA_LINES if needs_data else "")
+
+
+def extra_packages(notebook: nbformat.NotebookNode) -> list[str]:
+    """The notebook's own pip requirements (metadata extra_packages), [] if it has none.
+
+    Raises:
+      ValueError: the metadata is not a list of requirement strings, or names jax, jaxlib or
+        numpy (Colab's own, which the set-up cell never reinstalls).
+    """
+    extras = notebook.metadata.get(EXTRA_PACKAGES, [])
+    if not isinstance(extras, list) or not all(isinstance(e, str) and e.strip() for e in extras):
+        raise ValueError(f"notebook metadata {EXTRA_PACKAGES} must be a list of pip requirements, "
+                         f'e.g. ["flax", "dm-haiku"]; got {extras!r}')
+    kept = [e for e in extras if re.split(r"[<>=!~ \[;]", e, maxsplit=1)[0].lower() in KEEP]
+    if kept:
+        raise ValueError(f"notebook metadata {EXTRA_PACKAGES} names {kept}: the set-up cell keeps "
+                         "Colab's own jax, jaxlib and numpy.")
+    return extras
 
 
 def stamp(path: Path, public_path: str, s: Settings) -> bool:
     """Writes the badge and set-up cells of the notebook at `path`; True if it changed.
 
     Raises:
-      ValueError: the notebook lacks a cell with id 'colab-badge' or 'colab-setup'.
+      ValueError: the notebook lacks a cell with id 'colab-badge' or 'colab-setup', or its
+        metadata extra_packages is not a list of requirements (see `extra_packages`).
     """
     notebook = nbformat.read(path, as_version=4)
     cells = {cell.get("id"): cell for cell in notebook.cells}
@@ -179,7 +219,8 @@ def stamp(path: Path, public_path: str, s: Settings) -> bool:
     if missing:
         raise ValueError(f"{path} has no cell with id {missing}: add them as its first cells.")
     needs_data = bool(notebook.metadata.get("course", {}).get("needs_data", False))
-    new = {BADGE_ID: badge(s, public_path), SETUP_ID: setup_code(s, needs_data)}
+    new = {BADGE_ID: badge(s, public_path),
+           SETUP_ID: setup_code(s, needs_data, extra_packages(notebook))}
     if all(cells[i].source == text for i, text in new.items()):
         return False
     for i, text in new.items():
