@@ -164,7 +164,8 @@ def test_the_editions_notebooks_open_from_the_editions_repository_and_the_course
         badge, setup = notebook.cells[0], notebook.cells[1]
         assert badge.source == colab.badge(s, public)
         assert f"github/example-org/nn-sentiment-learners/blob/{STUDENT_BRANCH}/{public})" in badge.source
-        assert setup.source == colab.setup_code(s, notebook.metadata.get("course", {}).get("needs_data", False))
+        assert setup.source == colab.setup_code(s, notebook.metadata.get("course", {}).get("needs_data", False),
+                                                colab.extra_packages(notebook))
         assert f"git+{STUDENT_REPOSITORY}@{STUDENT_BRANCH}" in setup.source
         # Apart from those two cells, the notebook is the course's own.
         original = nbformat.read(REPO / public, as_version=4)
