@@ -53,7 +53,9 @@ PUBLISHED = {
         "weights, slots = optimizer.tree_update(step, grads, weights, slots, opt_params)",
     },
 }
-IDIOMS = {"except Exception as error:", "except TypeError as error:", "from course_lib import shapes"}
+# Lines of a solution that any training code or test writes (lab 06's loop records its losses so too).
+IDIOMS = {"except Exception as error:", "except TypeError as error:", "from course_lib import shapes",
+          "losses.append(float(loss))"}
 
 
 @pytest.fixture(scope="module")
