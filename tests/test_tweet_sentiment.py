@@ -2,8 +2,8 @@
 learners' usual mistakes, learner-style correct solutions (tests/tweet_sentiment_corpus.py), and `make course`."""
 from __future__ import annotations
 
-import itertools
 import csv
+import itertools
 import json
 import os
 import re
