@@ -1,10 +1,12 @@
 """Helpers for tests that grade notebooks: build submissions from an assignment's source and release."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +16,20 @@ import nbformat
 from course_tools.assignment import Assignment, grade_id, is_answer
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@contextlib.contextmanager
+def deadline(seconds: int):
+    """Raises TimeoutError in the block if it runs longer than `seconds` (blocked on a FIFO, say)."""
+    def expired(signum, frame):
+        raise TimeoutError(f"still running after {seconds} s: blocked")
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def nbgrader_cell(kind: str, text: str, gid: str, **nbgrader) -> nbformat.NotebookNode:

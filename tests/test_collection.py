@@ -7,13 +7,11 @@ grading path is tested in test_grading.py and test_grading_adversarial.py.
 """
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
 import os
 import shutil
-import signal
 import stat
 import subprocess
 import sys
@@ -28,7 +26,7 @@ from course_tools import autograde as autograde_module, cli, collect, gradebook,
 from course_tools.assignment import Assignment
 from course_tools.autograde import Course, NotAllGraded, autograde, merge
 from course_tools.execute import GraderError
-from grading_support import add_exercise, answered, json_lines, new_course, write
+from grading_support import add_exercise, answered, deadline, json_lines, new_course, write
 
 
 @pytest.fixture(scope="module")
@@ -74,19 +72,6 @@ def students_in_gradebook(course: Course) -> set[str]:
     with Gradebook(gradebook.db_url(course.db)) as book:
         return {submission.student.id for submission in book.assignment_submissions("toy")}
 
-
-@contextlib.contextmanager
-def deadline(seconds: int):
-    """Raises TimeoutError in the block if it runs longer than `seconds` (e.g. blocked reading a FIFO)."""
-    def expired(signum, frame):
-        raise TimeoutError(f"still running after {seconds} s: blocked")
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def assert_only_ada_graded(course: Course, results: list[dict]) -> None:

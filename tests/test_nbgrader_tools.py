@@ -35,7 +35,7 @@ from course_tools.assignment import Assignment, grade_id
 from course_tools.autograde import Course, NotAllGraded, autograde
 from course_tools.grade import hidden_lines
 from course_tools.limits import Limits
-from grading_support import ADD_PROBE, REPO, add_exercise, answered, nbgrader_cell, new_course, write
+from grading_support import ADD_PROBE, REPO, add_exercise, answered, deadline, nbgrader_cell, new_course, write
 
 WRONG_ADD = "def add(a, b):\n    return abs(a) + abs(b)"   # passes the visible test (1 point), fails the hidden (2)
 LEARNERS_HTML = "<script>alert('from the learner')</script> $\\href{javascript:alert(1)}{x}$"
@@ -367,19 +367,6 @@ def test_the_submission_time_follows_timestamp_txt(released, tmp_path):
             recorded.append(book.find_submission("toy", "ada").timestamp)
     assert [str(t) for t in recorded] == ["2024-03-01 12:00:00", "2024-03-02 12:00:00", "None"]
 
-
-@contextlib.contextmanager
-def deadline(seconds: int):
-    """Raises TimeoutError in the block if it runs longer than `seconds` (blocked on a FIFO, say)."""
-    def expired(signum, frame):
-        raise TimeoutError(f"still running after {seconds} s: blocked")
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def _symlink(path: Path) -> None:

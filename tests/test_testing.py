@@ -73,7 +73,6 @@ def test_objects_that_are_not_data_are_refused(value):
 
 import json  # noqa: E402
 
-import jax.numpy as jnp  # noqa: E402
 
 from course_lib.testing import MAX_DEPTH, ProbeFailed, WireError, decode, encode, probe  # noqa: E402
 
