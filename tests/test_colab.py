@@ -137,21 +137,27 @@ def _fake_wheel(folder: Path, name: str, version: str, requires=()) -> Path:
     return path
 
 
-def test_in_colab_extra_packages_install_only_in_versions_that_keep_colab_s_jax(tmp_path):
-    # Offline: a Colab-like environment that has course_lib's requirements already, and a folder
-    # of wheels instead of PyPI, with a newer jax that pip would install if nothing held it back.
-    env_dir = tmp_path / "colab"
+def _colab_like(env_dir: Path) -> tuple[Path, Path]:
+    """A virtual environment like Colab's: its own jax and jaxlib 0.4.1 (a TPU device), and a
+    google.colab module. Returns (its python, its site-packages)."""
     venv.EnvBuilder(with_pip=True).create(env_dir)
     python = env_dir / "bin" / "python"
     site = Path(subprocess.check_output(
         [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True).strip())
     _fake_distribution(site, "jax", "0.4.1", "def devices():\n    return ['TpuDevice(id=0)']\n")
     _fake_distribution(site, "jaxlib", "0.4.1", "")
-    for name in SETTINGS.requirements:
-        _fake_distribution(site, name, "99.0", "")
     (site / "google" / "colab").mkdir(parents=True)
     (site / "google" / "__init__.py").write_text("")
     (site / "google" / "colab" / "__init__.py").write_text("")
+    return python, site
+
+
+def test_in_colab_extra_packages_install_only_in_versions_that_keep_colab_s_jax(tmp_path):
+    # Offline: a Colab-like environment that has course_lib's requirements already, and a folder
+    # of wheels instead of PyPI, with a newer jax that pip would install if nothing held it back.
+    python, site = _colab_like(tmp_path / "colab")
+    for name in SETTINGS.requirements:
+        _fake_distribution(site, name, "99.0", "")
     wheels = tmp_path / "wheels"
     wheels.mkdir()
     course_lib = _fake_wheel(wheels, "course_lib", "0.1.0")
@@ -191,16 +197,7 @@ def test_in_colab_extra_packages_install_only_in_versions_that_keep_colab_s_jax(
 def test_in_colab_the_set_up_cell_installs_course_lib_and_leaves_jax_untouched(tmp_path, kind):
     # A Colab-like environment: its own jax and jaxlib (too old for course_lib's requirements,
     # so that any reinstall would show), and the google.colab module imported at start-up.
-    env_dir = tmp_path / "colab"
-    venv.EnvBuilder(with_pip=True).create(env_dir)
-    python = env_dir / "bin" / "python"
-    site = Path(subprocess.check_output(
-        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True).strip())
-    _fake_distribution(site, "jax", "0.4.1", "def devices():\n    return ['TpuDevice(id=0)']\n")
-    _fake_distribution(site, "jaxlib", "0.4.1", "")
-    (site / "google" / "colab").mkdir(parents=True)
-    (site / "google" / "__init__.py").write_text("")
-    (site / "google" / "colab" / "__init__.py").write_text("")
+    python, _ = _colab_like(tmp_path / "colab")
     package = tmp_path / "course_kit"  # the course's repository, as pip would fetch it
     package.mkdir()
     for name in ("pyproject.toml", "README.md"):
