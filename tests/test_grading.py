@@ -340,3 +340,19 @@ def test_a_result_says_where_its_grading_time_went(toy, tmp_path):
     assert set(parts) == {"kernel_start", "preamble", "cells", "tests"}
     assert all(seconds > 0 for seconds in parts.values()), parts
     assert sum(parts.values()) <= wall
+
+
+def test_a_test_still_judging_when_the_notebook_runs_out_of_time_fails_and_stops_the_run():
+    """A probe called after the notebook's time is up stops the run: that test fails (reaching it does
+    not count as passing), and the tests after it are not run."""
+    slow = judge.split("slow", "@probe\ndef one():\n    return 1\n\n"
+                               "assert one() == 1\nimport time\ntime.sleep(3.5)\nassert one() == 1")
+    run = execute.run_cells(["", ""], tests={0: slow, 1: slow}, sandboxed=False,
+                            limits=Limits(notebook_seconds=3, cell_seconds=20))
+    assert run.errors[0] == "not finished: the notebook ran out of its 3 s time limit"
+    assert run.finished == 1 and run.stopped == "the notebook ran out of its 3 s time limit"
+
+
+def test_a_timed_out_cell_says_its_own_time_limit():
+    run = execute.run_cells(["import time\ntime.sleep(30)"], sandboxed=False, limits=Limits(cell_seconds=2))
+    assert run.errors[0].startswith("TimeoutError: the cell ran longer than 2 s")

@@ -201,8 +201,9 @@ class _Runner:
                         self._judge(number)
                     else:
                         self._cell(number)
-                except StopRun as stop:
+                except StopRun as stop:   # the cell (or test) that was running fails with the reason
                     run.stopped = str(stop)
+                    run.errors.setdefault(number, f"not finished: {stop}")
                     run.finished = number + 1
                     break
                 finally:
@@ -223,16 +224,15 @@ class _Runner:
           StopRun: the kernel died, or did not answer after an interrupt.
         """
         client, run, index = self.client, self.result, number + 1
-        client.timeout = max(1, int(min(self.limits.cell_seconds, self.deadline - time.monotonic())))
+        client.timeout = seconds = max(1, int(min(self.limits.cell_seconds, self.deadline - time.monotonic())))
         try:
             client.execute_cell(cell, index, store_history=number not in self.tests)
         except CellTimeoutError:
-            run.hit(f"a cell ran longer than its time limit ({client.timeout} s)")
+            run.hit(f"a cell ran longer than its time limit ({seconds} s)")
             client.stop_pollers()
             if not _interrupt(client, self.cells):
                 raise StopRun("a cell ran past its time limit and the kernel did not stop") from None
-            return (f"TimeoutError: the cell ran longer than {client.timeout} s and was stopped "
-                    "(an endless loop?)")
+            return f"TimeoutError: the cell ran longer than {seconds} s and was stopped (an endless loop?)"
         except DeadKernelError:
             run.errors.setdefault(number, "the kernel died while running this cell (the code ended "
                                           "Python, crashed, or used more memory than allowed)")

@@ -103,6 +103,10 @@ def check(test: Test, provided: set[str]) -> list[str]:
     return sorted(used - known)
 
 
+class StopRun(Exception):
+    """Raised by a call_probe to stop the whole run (the kernel died, out of time)."""
+
+
 def run_judge(test: Test, imports: str, call_probe) -> str | None:
     """Runs the judge of `test`; None if it passed, else the failure message for the learner.
     What the judge prints (a "passed" line for the learner's own notebook) is dropped here.
@@ -123,19 +127,12 @@ def run_judge(test: Test, imports: str, call_probe) -> str | None:
     except ProbeFailed as error:
         return describe_probe_failure(error)
     except AssertionError as error:
-        return f"AssertionError: {error}".rstrip(": ") if str(error) else "AssertionError (the test failed)"
-    except _PASS_THROUGH:
+        return f"AssertionError: {error}" if str(error) else "AssertionError (the test failed)"
+    except StopRun:
         raise
     except Exception as error:
         return f"{type(error).__name__}: {error}"
     return None
-
-
-class StopRun(Exception):
-    """Raised by a call_probe to stop the whole run (the kernel died, out of time)."""
-
-
-_PASS_THROUGH = (StopRun,)
 
 
 def _stand_in(name, call_probe):
