@@ -20,7 +20,7 @@ from course_lib.data.corpus import (
     CorpusNotFoundError, default_data_dir, fetch, load_stopwords, load_twitter_samples,
 )
 from course_lib.data.cache import default_cache_dir, tokenizer_id
-from course_lib.data.pipeline import EncodedTexts, encode_texts, padded_batches, simple_tokenize
+from course_lib.data.pipeline import EncodedTexts, encode_texts, pad_to_buckets, padded_batches, simple_tokenize
 from course_lib.data.preprocess import (
     PAD, EOS, UNK, build_vocab, process_tweet, train_val_split,
 )
@@ -31,6 +31,6 @@ from course_lib.data.tfds import (
 __all__ = [
     "load_twitter_samples", "load_stopwords", "fetch", "default_data_dir", "CorpusNotFoundError",
     "process_tweet", "build_vocab", "train_val_split", "PAD", "EOS", "UNK",
-    "simple_tokenize", "encode_texts", "EncodedTexts", "padded_batches", "default_cache_dir",
+    "simple_tokenize", "encode_texts", "EncodedTexts", "padded_batches", "pad_to_buckets", "default_cache_dir",
     "tokenizer_id", "load_tfds_text", "mock_tfds_text", "TFDS_DATASETS", "DatasetNotPreparedError",
 ]

@@ -139,7 +139,7 @@ def encode_texts(texts, *, vocab: dict | None = None, tokenizer=process_tweet,
 
 
 def padded_batches(ids, labels, batch_size: int, *, shuffle: bool = False, loop: bool = False,
-                   seed: int = 0, max_len: int | None = None):
+                   seed: int = 0, max_len: int | None = None, buckets=None):
     """Yields batches `(inputs, targets, weights)` of the examples, whatever their labels.
 
     Args:
@@ -154,6 +154,10 @@ def padded_batches(ids, labels, batch_size: int, *, shuffle: bool = False, loop:
       max_len: cut longer examples to their first `max_len` ids and pad every batch to
         `max_len` (one shape: the jit-compiled step compiles once). None: pad each batch to
         its longest example (at least 1).
+      buckets: increasing padded lengths, e.g. (16, 32, 64): each batch is padded to the
+        smallest of them that holds its longest example (longer examples are cut to the last
+        one), so a jit-compiled step sees at most `len(buckets)` shapes and compiles at most
+        that many times (see `pad_to_buckets`). Cannot be combined with `max_len`.
 
     Yields:
       inputs: int32[batch_size, seq_len], each row an example's ids followed by 0s (`__PAD__`);
@@ -166,8 +170,8 @@ def padded_batches(ids, labels, batch_size: int, *, shuffle: bool = False, loop:
     other without filler: a batch may hold the end of one pass and the start of the next.
 
     Raises (when called, before the first batch):
-      ValueError: no examples, `ids` and `labels` of different lengths, `batch_size` < 1 or
-        `max_len` < 1.
+      ValueError: no examples, `ids` and `labels` of different lengths, `batch_size` < 1,
+        `max_len` < 1, or `buckets` not increasing positive ints (or given with `max_len`).
     """
     if len(ids) != len(labels):
         raise ValueError(f"padded_batches: {len(ids)} id sequences but {len(labels)} labels.")
@@ -176,8 +180,68 @@ def padded_batches(ids, labels, batch_size: int, *, shuffle: bool = False, loop:
     if batch_size < 1 or (max_len is not None and max_len < 1):
         raise ValueError(f"padded_batches: batch_size={batch_size} and max_len={max_len} "
                          "must be at least 1.")
+    if buckets is not None:
+        if max_len is not None:
+            raise ValueError("padded_batches: give max_len (one length) or buckets (a few), not both.")
+        buckets = _checked_buckets("padded_batches", buckets)
     return _padded_batches(ids, np.asarray(labels, dtype=np.int32), batch_size, shuffle, loop, seed,
-                           max_len)
+                           max_len, buckets)
+
+
+def pad_to_buckets(batches, buckets=(16, 32, 64), pad_id: int = 0):
+    """Pads each batch's inputs up to the smallest bucket length that holds them.
+
+    A jitted training step compiles once per input shape. Batches padded to their own longest
+    example have many lengths (11 in the capstone's first 40 steps), so the step compiles again
+    and again; padded to a few bucket lengths, it compiles at most `len(buckets)` times. With a
+    masked mean (`tl.MaskedMean`) the extra padding changes no prediction.
+
+        stream = data.pad_to_buckets(data_generator(...), buckets=(16, 32, 64))
+
+    Args:
+      batches: an iterable of tuples whose first item is `inputs: int[batch, seq_len]` (e.g.
+        `(inputs, targets, weights)` from a data generator); the other items pass unchanged.
+      buckets: increasing padded lengths. An input longer than the last is cut to it.
+      pad_id: the id that fills the new columns (`__PAD__` is 0).
+
+    Yields:
+      the same tuples with `inputs: int32[batch, bucket]`, `bucket` the smallest of `buckets`
+      with `bucket >= seq_len` (the last one if none is).
+
+    Raises:
+      ValueError (when called): `buckets` empty, not increasing, or not positive ints.
+      ValueError (when iterated): a batch that is not a tuple with a 2-D `inputs` first.
+    """
+    buckets = _checked_buckets("pad_to_buckets", buckets)
+    return _pad_to_buckets(batches, buckets, pad_id)
+
+
+def _pad_to_buckets(batches, buckets, pad_id):
+    for batch in batches:
+        if not isinstance(batch, (tuple, list)) or not batch or np.ndim(batch[0]) != 2:
+            raise ValueError("pad_to_buckets: each batch must be a tuple (inputs, ...) with "
+                             f"inputs int[batch, seq_len]; got {type(batch).__name__}"
+                             + (f" with inputs of shape {np.shape(batch[0])}"
+                                if isinstance(batch, (tuple, list)) and batch else "") + ".")
+        inputs = np.asarray(batch[0])
+        width = _bucket(inputs.shape[1], buckets)
+        padded = np.full((inputs.shape[0], width), pad_id, dtype=np.int32)
+        padded[:, :min(width, inputs.shape[1])] = inputs[:, :width]
+        yield (padded, *batch[1:])
+
+
+def _checked_buckets(caller, buckets) -> tuple[int, ...]:
+    buckets = tuple(buckets)
+    if (not buckets or not all(isinstance(b, (int, np.integer)) and b >= 1 for b in buckets)
+            or any(a >= b for a, b in zip(buckets, buckets[1:]))):
+        raise ValueError(f"{caller}: buckets must be increasing positive ints, e.g. (16, 32, 64); "
+                         f"got {buckets!r}.")
+    return tuple(int(b) for b in buckets)
+
+
+def _bucket(length: int, buckets) -> int:
+    """The smallest bucket length >= `length`, or the last bucket."""
+    return next((b for b in buckets if b >= length), buckets[-1])
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -225,7 +289,7 @@ def _kept_words(words, counts, max_vocab_size, min_count) -> list[str]:
     return [words[i] for i in candidates]
 
 
-def _padded_batches(ids, labels, batch_size, shuffle, loop, seed, max_len):
+def _padded_batches(ids, labels, batch_size, shuffle, loop, seed, max_len, buckets=None):
     """The generator behind `padded_batches` (its arguments checked)."""
     rng = np.random.default_rng(seed)
     n = len(ids)
@@ -236,19 +300,22 @@ def _padded_batches(ids, labels, batch_size, shuffle, loop, seed, max_len):
     if not loop:
         order = one_pass()
         for start in range(0, n, batch_size):
-            yield _batch(ids, labels, order[start:start + batch_size], batch_size, max_len)
+            yield _batch(ids, labels, order[start:start + batch_size], batch_size, max_len, buckets)
         return
     pending = np.empty(0, dtype=np.int64)
     while True:
         while len(pending) < batch_size:
             pending = np.concatenate([pending, one_pass()])
         chosen, pending = pending[:batch_size], pending[batch_size:]
-        yield _batch(ids, labels, chosen, batch_size, max_len)
+        yield _batch(ids, labels, chosen, batch_size, max_len, buckets)
 
 
-def _batch(ids, labels, chosen, batch_size, max_len):
-    rows = [np.asarray(ids[i], dtype=np.int32)[:max_len] for i in chosen]
+def _batch(ids, labels, chosen, batch_size, max_len, buckets=None):
+    cut = buckets[-1] if buckets else max_len
+    rows = [np.asarray(ids[i], dtype=np.int32)[:cut] for i in chosen]
     width = max_len if max_len is not None else max([len(r) for r in rows] + [1])
+    if buckets:
+        width = _bucket(width, buckets)
     inputs = np.zeros((batch_size, width), dtype=np.int32)
     for row, values in enumerate(rows):
         inputs[row, :len(values)] = values

@@ -16,7 +16,7 @@ from course_lib.layers.combinators import (
     Add, Branch, Concatenate, Drop, Dup, Parallel, Residual, Select, Serial, Swap,
 )
 from course_lib.layers.core import (
-    Dense, Dropout, Embedding, LogSoftmax, Mean, Relu, Sigmoid, Softmax, Tanh,
+    Dense, Dropout, Embedding, LogSoftmax, MaskedMean, Mean, Relu, Sigmoid, Softmax, Tanh,
 )
 from course_lib.layers.normalization import LayerNorm
 from course_lib.layers.metrics import (
@@ -27,7 +27,7 @@ __all__ = [
     "Layer", "LayerError", "Fn", "EMPTY_WEIGHTS", "EMPTY_STATE",
     "Serial", "Parallel", "Branch", "Select", "Residual", "Dup", "Drop", "Swap", "Add",
     "Concatenate",
-    "Dense", "Embedding", "Mean", "Relu", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
+    "Dense", "Embedding", "Mean", "MaskedMean", "Relu", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
     "Dropout", "LayerNorm",
     "CrossEntropyLoss", "WeightedCategoryCrossEntropy", "Accuracy", "WeightedCategoryAccuracy",
 ]

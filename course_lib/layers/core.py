@@ -92,6 +92,32 @@ def Mean(axis: int = -1, keepdims: bool = False) -> Layer:
     return Fn("Mean", lambda x: jnp.mean(x, axis=axis, keepdims=keepdims))
 
 
+def MaskedMean(axis: int = 1, pad_id: int = 0) -> Layer:
+    """Averages the embeddings of the real tokens only, ignoring padding.
+
+    Two inputs, Trax's stack order: `(embeddings, ids)`,
+    `embeddings: float32[batch, seq_len, d]`, `ids: int32[batch, seq_len]` ->
+    `float32[batch, d]`: sum of the rows whose id is not `pad_id`, divided by their
+    number (at least 1, so an all-padding row gives zeros, not NaN). Unlike `Mean`,
+    the result does not depend on how much padding a batch has.
+
+        tl.Serial(
+            tl.Branch(tl.Embedding(vocab_size, d), None),   # ids -> (embeddings, ids)
+            tl.MaskedMean(),                                # -> float32[batch, d]
+            tl.Dense(2), tl.LogSoftmax())
+
+    `axis` is the sequence axis of `embeddings` (1) and the last axis of `ids`. No weights.
+    """
+    def masked_mean(embeddings, ids):
+        mask = (ids != pad_id).astype(embeddings.dtype)
+        mask = jnp.expand_dims(mask, -1) if embeddings.ndim == mask.ndim + 1 else mask
+        total = jnp.sum(embeddings * mask, axis=axis)
+        count = jnp.maximum(jnp.sum(mask, axis=axis), 1)
+        return total / count
+
+    return Fn("MaskedMean", masked_mean)
+
+
 def Relu() -> Layer:
     """Rectified linear unit, g(z) = max(0, z) elementwise: float32[...] -> float32[...]."""
     return Fn("Relu", lambda x: jnp.maximum(x, 0))
