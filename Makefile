@@ -9,6 +9,8 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export COURSE_DATA_DIR ?= $(CURDIR)/nltk_data
 
 JOBS   ?= 1
+# The grading engine: local (a process pool of JOBS workers) or dask (a Dask cluster at SCHEDULER).
+ENGINE ?= local
 
 .PHONY: setup system-deps data release student-edition autograde formgrader course test bench clean
 
@@ -18,7 +20,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml instructor/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]' -e ./instructor
+	$(PY) -m pip install --quiet -e '.[dev]' -e './instructor[distributed]'
 	touch $@
 
 ## system-deps: bubblewrap, the sandbox that grading runs notebooks in (installed as root with apt);
@@ -48,9 +50,11 @@ student-edition: setup
 	$(PY) -m course_tools.student_edition "$(DEST)" $(if $(FORCE),--force) $(if $(GIT),--git) \
 	  $(if $(REPOSITORY),--repository "$(REPOSITORY)") $(if $(BRANCH),--branch "$(BRANCH)")
 
-## autograde: grade everything under submitted/<student>/<assignment>/ (JOBS=n at once), export grades.csv
+## autograde: grade everything under submitted/<student>/<assignment>/ (JOBS=n at once), export grades.csv;
+## ENGINE=dask SCHEDULER=tcp://host:8786: on a running Dask cluster instead (see README, "Grading on a cluster")
 autograde: setup system-deps
-	$(PY) -m course_tools.autograde --jobs $(JOBS) $(if $(UNSAFE),--unsafe)
+	$(PY) -m course_tools.autograde --jobs $(JOBS) --engine $(ENGINE) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) \
+	  $(if $(UNSAFE),--unsafe)
 
 ## formgrader: nbgrader's formgrader on this course, for manual grading and comments: open the URL it
 ## prints (http://127.0.0.1:8888/formgrader?token=...; PORT=n for another port); ^C stops it

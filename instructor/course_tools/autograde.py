@@ -5,13 +5,15 @@ after one of the assignment's notebooks, of a valid student: see collect.py; wha
 is listed, not graded, and makes the run exit 1) it:
 
   1. grades it in a sandbox (grade.py), in up to --jobs worker processes (one that dies costs only
-     its own notebook: see workers.py);
+     its own notebook: see workers.py), or with --engine dask --scheduler ADDRESS as one task per
+     notebook on a running Dask cluster's workers (see cluster.py);
   2. writes the result to autograded/<student>/<assignment>/<notebook>.json (atomically,
      with the SHA-256 of the notebook it graded), the autograded notebook that nbgrader's
      formgrader shows next to it, <notebook>.ipynb (graded_notebook.py; hidden tests included:
      autograded/ is the instructors'), and the learner's feedback to
      feedback/<student>/<assignment>/<notebook>.html (from the result alone);
-  3. records the scores in the gradebook, from this process only, one transaction per notebook,
+  3. records the scores in the gradebook, from this process only, as the results arrive, each
+     (student, assignment, notebook, SHA-256 of the notebook) once a run, one transaction per notebook,
      as nbgrader's auto scores (an instructor's manual scores and comments are kept), with the
      submission's time from submitted/<student>/<assignment>/timestamp.txt if there is one, and
      the late penalty nbgrader's configuration sets for a submission after its due date;
@@ -44,7 +46,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from course_tools import collect, feedback, gradebook, graded_notebook, layout, nbgrader_settings, sandbox, workers
+from course_tools import cluster, collect, feedback, gradebook, graded_notebook, layout, nbgrader_settings, sandbox, \
+    workers
 from course_tools.assignment import Assignment, AssignmentNotFound
 from course_tools.collect import grade_submission
 from course_tools.execute import GraderError
@@ -159,7 +162,8 @@ def default_jobs() -> int:
 
 
 def autograde(course: Course, names=None, jobs: int = 1, sandboxed: bool = True, force: bool = False,
-              out=sys.stdout, grader=None) -> list[dict]:
+              out=sys.stdout, grader=None, scheduler: str | None = None,
+              connect_timeout: float = cluster.CONNECT_TIMEOUT) -> list[dict]:
     """Grades all submissions (those not graded yet, or all with `force`); returns every result.
 
     Only regular files at submitted/<student>/<assignment>/<notebook>.ipynb, for the assignment's
@@ -169,16 +173,32 @@ def autograde(course: Course, names=None, jobs: int = 1, sandboxed: bool = True,
     Args:
       grader: the function that grades one notebook, `grader(submitted, parts, assignment, limits,
         sandboxed)` -> result (default `grade_submission`); defined at module level (it is pickled).
+      scheduler: the address of a Dask scheduler (e.g. 'tcp://host:8786') to grade on its cluster,
+        one task per notebook (cluster.py), instead of `jobs` local processes.
+      connect_timeout: seconds to reach that scheduler.
 
     Raises:
       sandbox.SandboxUnavailable: `sandboxed` and no sandbox can be made here.
+      cluster.ClusterUnavailable: `scheduler` cannot be reached, or its workers cannot grade.
       NotAllGraded: after grading and recording all the rest, some notebooks could not be graded,
         or were not graded because they are not what may be graded (a link, a FIFO, an invalid id...).
     """
-    if sandboxed:
+    if sandboxed and not scheduler:
         sandbox.check()
     course.start_run()
     course.late_penalty()      # a broken configuration stops the run before anything is graded
+    client = cluster.connect(scheduler, connect_timeout) if scheduler else None
+    try:
+        if client:
+            count = cluster.check_workers(client, course.root, sandboxed)
+            print(f"grading on the Dask cluster at {scheduler} ({count} workers now)", file=out)
+        return _autograde(course, names, jobs, sandboxed, force, out, grader, client)
+    finally:
+        if client:
+            client.close()
+
+
+def _autograde(course, names, jobs, sandboxed, force, out, grader, client) -> list[dict]:
     ready, problems = {}, []   # ready: assignment name -> (limits, grading key)
 
     def notebook_names(name):
@@ -187,7 +207,7 @@ def autograde(course: Course, names=None, jobs: int = 1, sandboxed: bool = True,
         return course.assignment(name).notebook_names if ready[name] else None
 
     found, skipped = collect.submissions(course.submitted, notebook_names, gradebook.roster(course.db), names)
-    done, todo = [], []
+    done, todo, digests = [], [], {}
     for submission in found:
         try:
             digest = hashlib.sha256(collect.read_regular(course.submitted, submission.parts)).hexdigest()
@@ -200,14 +220,18 @@ def autograde(course: Course, names=None, jobs: int = 1, sandboxed: bool = True,
             done.append(previous)
         else:
             todo.append(submission)
+            digests[submission] = digest
     for entry in skipped:
         print(entry, file=out)
         problems.append(str(entry))
     if done:
         print(f"{len(done)} notebooks already graded (unchanged since): recording them again", file=out)
     results = [record(course, r) for r in done]
+    recorded = {_identity(r) for r in done}
     limits = {name: r[0] for name, r in ready.items() if r}
-    for submission, outcome in _run_jobs(course, todo, jobs, sandboxed, limits, grader or grade_submission):
+    keys = {name: r[1] for name, r in ready.items() if r}
+    for submission, outcome in _run_jobs(course, todo, jobs, sandboxed, limits, grader or grade_submission,
+                                         client, {s: (str(s.path), digests[s], keys[s.assignment]) for s in todo}):
         student, name = collect.printable(submission.student), submission.assignment  # (on a roster: any id)
         if isinstance(outcome, Exception):
             kind = "grader failure" if isinstance(outcome, (GraderError, workers.WorkerDied)) \
@@ -215,7 +239,11 @@ def autograde(course: Course, names=None, jobs: int = 1, sandboxed: bool = True,
             print(f"{student:<16} {name:<20} {kind}, nothing recorded: {outcome}", file=out, flush=True)
             problems.append(f"{collect.printable(str(submission.path))}: {kind}: {outcome}")
             continue
+        if _identity(dict(outcome, student=submission.student)) in recorded:
+            print(f"{student:<16} {name:<20} a second result for the same notebook: ignored", file=out, flush=True)
+            continue
         result = record(course, dict(outcome, student=submission.student, grading=ready[name][1]))
+        recorded.add(_identity(result))
         results.append(result)
         print(f"{student:<16} {name:<20} {result['score']:6g} / {result['max_score']:<6g} {result['status']}"
               + (f" ({result['reason']})" if result["reason"] else ""), file=out, flush=True)
@@ -232,6 +260,12 @@ def autograde(course: Course, names=None, jobs: int = 1, sandboxed: bool = True,
                            "by running again):\n  "
                            + "\n  ".join(problems), results)
     return results
+
+
+def _identity(result: dict) -> tuple:
+    """What a result is the grade of: (student, assignment, notebook file name, SHA-256 of its content).
+    A run records each once; another result with the same identity is a duplicate."""
+    return result["student"], result["assignment"], Path(result["notebook"]).name, result.get("sha256")
 
 
 def _prepare(course: Course, name: str, sandboxed: bool, out, problems: list) -> tuple | None:
@@ -423,18 +457,22 @@ def _read_result(path: Path) -> dict | None:
         return None
 
 
-def _run_jobs(course, todo, jobs, sandboxed, limits, grader):
+def _run_jobs(course, todo, jobs, sandboxed, limits, grader, client=None, identities=None):
     """Yields (submission, result or the exception that stopped it) as the grading of each finishes,
-    each exactly once, even when a worker process dies (see workers.py).
+    each exactly once, even when a worker process dies (see workers.py and cluster.py).
 
-    `limits` maps each assignment's name to its limits. When the caller stops early (an error, ^C),
+    `limits` maps each assignment's name to its limits. With a Dask `client`, each notebook is a task
+    on its cluster, keyed by `identities[submission]`. When the caller stops early (an error, ^C),
     the jobs not started yet are cancelled."""
-    if jobs <= 1:
+    arguments = {s: (grader, course.root, s.assignment, course.submitted, s.parts, limits[s.assignment], sandboxed)
+                 for s in todo}
+    if client is not None:
+        outcomes = cluster.run([(s, identities[s], arguments[s]) for s in todo], collect.grade_in_worker, client)
+    elif jobs <= 1:
         outcomes = ((s, _call(grader, course.submitted, s.parts, course.assignment(s.assignment),
                               limits[s.assignment], sandboxed)) for s in todo)
     else:
-        outcomes = workers.run([(s, (grader, course.root, s.assignment, course.submitted, s.parts,
-                                     limits[s.assignment], sandboxed)) for s in todo], collect.grade_in_worker, jobs)
+        outcomes = workers.run([(s, arguments[s]) for s in todo], collect.grade_in_worker, jobs)
     bar = tqdm(total=len(todo), desc="Grading", unit="notebook", disable=not todo)
     try:
         for submission, outcome in outcomes:
@@ -471,25 +509,48 @@ def main(argv=None) -> int:
                         help="grade without the sandbox (only for notebooks you trust)")
     parser.add_argument("--merge", nargs="+", metavar="RESULT",
                         help="record course-grade --json results (JSON Lines files)")
+    parser.add_argument("--engine", choices=["local", "dask"], default="local",
+                        help="local: a pool of --jobs processes here (default); dask: a running Dask cluster")
+    parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                        help="the Dask scheduler's address for --engine dask, e.g. tcp://host:8786 "
+                             "(default: Dask's scheduler-address setting, $DASK_SCHEDULER_ADDRESS)")
+    parser.add_argument("--connect-timeout", type=float, default=cluster.CONNECT_TIMEOUT, metavar="SECONDS",
+                        help=f"seconds to reach the Dask scheduler (default {cluster.CONNECT_TIMEOUT})")
     parser.add_argument("--course-dir", default=None)
     args = parser.parse_args(argv)
     try:
         jobs = args.jobs or default_jobs()
     except ValueError as error:
         parser.error(f"$JOBS: {error}")
+    if args.scheduler and args.engine != "dask":
+        parser.error("--scheduler is for --engine dask")
+    scheduler = (args.scheduler or _configured_scheduler()) if args.engine == "dask" else None
+    if args.engine == "dask" and not scheduler:
+        parser.error("--engine dask needs the scheduler's address: --scheduler tcp://host:8786 "
+                     "(make autograde ENGINE=dask SCHEDULER=tcp://host:8786)")
     course = Course(Path(args.course_dir) if args.course_dir else layout.course_root())
     try:
         if args.merge:
             merge(course, args.merge)
         else:
-            autograde(course, args.names, jobs=jobs, sandboxed=not args.unsafe, force=args.force)
-    except (sandbox.SandboxUnavailable, ValueError, OSError) as error:
+            autograde(course, args.names, jobs=jobs, sandboxed=not args.unsafe, force=args.force,
+                      scheduler=scheduler, connect_timeout=args.connect_timeout)
+    except (sandbox.SandboxUnavailable, cluster.ClusterUnavailable, ValueError, OSError) as error:
         print(f"autograde: {error}", file=sys.stderr)
         return 2
     except NotAllGraded as error:
         print(f"autograde: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _configured_scheduler() -> str | None:
+    """Dask's own setting for the scheduler's address (scheduler-address, $DASK_SCHEDULER_ADDRESS), if any."""
+    try:
+        import dask
+    except ImportError:
+        return None
+    return dask.config.get("scheduler-address", None)
 
 
 if __name__ == "__main__":
