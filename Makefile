@@ -53,7 +53,7 @@ site: setup
 	$(PY) -m course_tools.website $(or $(OUT),build/site)
 
 ## student-edition: write the learners' repository into DEST (course_lib, the labs, the released
-## assignments, a learners' README and set-up; no solutions, tests or tools): make student-edition
+## assignments, the built course website in site/, a learners' README and set-up; no solutions, tests or tools): make student-edition
 ## DEST=../course-learners [FORCE=1: replace what DEST holds] [GIT=1: commit it] [REPOSITORY=url BRANCH=b]
 student-edition: setup
 	@test -n "$(DEST)" || { echo "usage: make student-edition DEST=folder [FORCE=1] [GIT=1]"; exit 2; }
