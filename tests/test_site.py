@@ -234,3 +234,47 @@ def test_an_executed_lab_is_read_from_the_cache_when_its_source_and_course_lib_a
     assert website.cache_key(lab, course) != key
     with pytest.raises(website.SiteError, match="lab.ipynb failed to run"):
         website.execute_lab(lab, course, tmp_path / "cache", log=lambda message: None)
+
+
+def _notebook(*cells) -> nbformat.NotebookNode:
+    """A notebook with the Colab cells that `make release` stamps, then `cells`."""
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("badge", id=colab.BADGE_ID),
+        nbformat.v4.new_code_cell("", id=colab.SETUP_ID), *cells])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return notebook
+
+
+def test_a_course_with_lab_sources_gets_pages_that_ran_the_answers_and_show_the_stubs(tmp_path):
+    # A small course laid out as the labs will be: sources with answers in solutions/labs/, stubs in notebooks/.
+    course = tmp_path / "course"
+    shutil.copytree(REPO / "website", course / "website")
+    shutil.copyfile(REPO / "nbgrader_config.py", course / "nbgrader_config.py")
+    (course / "course_lib").mkdir()
+    (course / "README.md").write_text("# A course\n\nIts intro.\n\n## Lecture map\n\n| topic | notebook |\n"
+                                      "| --- | --- |\n| sums | [lab 00](notebooks/00_sums.ipynb#sums) |\n")
+    lab = _notebook(nbformat.v4.new_markdown_cell("# Lab 00: sums\n\n## Sums"), nbformat.v4.new_code_cell(
+        "def total(xs):\n    ### BEGIN SOLUTION\n    return sum(xs) + 0  # the lab's answer line\n"
+        "    ### END SOLUTION\n\nprint('total is', total([1, 2, 3]))"))
+    for folder in ("solutions/labs", "notebooks"):
+        (course / folder).mkdir(parents=True)
+        nbformat.write(lab, course / folder / "00_sums.ipynb")   # (notebooks/: the stub; unused here)
+    (course / "assignments" / "a").mkdir(parents=True)
+    nbformat.write(_notebook(nbformat.v4.new_markdown_cell("# Assignment A"),
+                             nbformat.v4.new_code_cell("raise NotImplementedError()")),
+                   course / "assignments" / "a" / "a.ipynb")
+    s = colab.Settings("https://github.com/acme/course", "main", ())
+
+    assert website.lab_sources(course) == [course / "solutions" / "labs" / "00_sums.ipynb"]
+    index = website.build(course, tmp_path / "site", s, cache_dir=tmp_path / "cache", log=lambda m: None)
+
+    page = page_text((index.parent / "notebooks" / "00_sums.html").read_text(encoding="utf-8"))
+    assert "total is 6" in page, "the answer ran"
+    assert "the lab's answer line" not in page and "BEGIN SOLUTION" not in page
+    assert "raise NotImplementedError()" in page, "the stub is shown in its place"
+    assignment = (index.parent / "assignments" / "a" / "a.html").read_text(encoding="utf-8")
+    assert "Traceback" not in assignment and "https://colab.research.google.com/github/acme/course/blob/main/" \
+        "assignments/a/a.ipynb" in assignment
+    lecture_map = (index.parent / "lecture_map.html").read_text(encoding="utf-8")
+    assert 'href="notebooks/00_sums.html#sums"' in lecture_map, "the map's links lead to the lab's section"
+    assert len(list((tmp_path / "cache").glob("00_sums-*.ipynb"))) == 1
