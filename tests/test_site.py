@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import tomllib
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -198,6 +199,14 @@ def test_the_lecture_map_page_is_the_readmes_section_or_says_it_is_not_written_y
         assert words and words <= set(re.findall(r"[A-Za-z]{3,}", text)), words - set(re.findall(r"[A-Za-z]{3,}", text))
     else:
         assert "not written yet" in text
+
+
+def test_the_website_builder_is_the_site_extra_and_no_dependency_of_the_learners_package():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    names = lambda requirements: {re.match(r"[A-Za-z0-9_.-]+", r)[0].lower() for r in requirements}
+    assert {"sphinx", "myst-nb", "sphinx-book-theme"} <= names(project["optional-dependencies"]["site"])
+    assert not names(project["optional-dependencies"]["site"]) & names(project["dependencies"])
+    assert ".[dev,site]" in (REPO / "Makefile").read_text(), "make setup installs it, so make test builds the site"
 
 
 def test_lecture_map_takes_the_readme_section_up_to_the_next_heading_of_its_level():

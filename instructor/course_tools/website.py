@@ -188,9 +188,8 @@ INDEX = """\
 
 {intro}
 
-Each page opens in Colab from its badge. The labs are shown as they ran, with their outputs and
-plots, and with their exercises as you get them (no answers); the graded assignments are shown as
-released, not run.
+{colab}The labs are shown as they ran, with their outputs and plots, and with their exercises as you
+get them (no answers); the graded assignments are shown as released, not run.
 
 ```{{toctree}}
 :caption: Lectures
@@ -237,6 +236,7 @@ def stage(course_dir: Path, src: Path, s: colab.Settings, cache_dir: Path, log=p
     (src / "index.md").write_text(INDEX.format(
         title=heading[1] if heading else "The course",
         intro=paragraph[1] if paragraph else "",
+        colab="A notebook's page opens it in Colab from the badge at its top. " if s.repository else "",
         labs="\n".join(p.removesuffix(".ipynb") for p in labs),
         assignments="\n".join(p.removesuffix(".ipynb") for p in assignments)), encoding="utf-8")
 
