@@ -210,8 +210,10 @@ def test_the_website_builder_is_the_site_extra_and_no_dependency_of_the_learners
 
 
 def test_lecture_map_takes_the_readme_section_up_to_the_next_heading_of_its_level():
-    readme = "# Course\n\nintro\n\n## Lecture map\n\n| topic | notebook |\n|---|---|\n| grad | 04 |\n\n### detail\n\nx\n\n## Next\n\ny\n"
-    assert website.lecture_map(readme) == "# Lecture map\n\n| topic | notebook |\n|---|---|\n| grad | 04 |\n\n### detail\n\nx\n\n"
+    section = "| topic | notebook |\n|---|---|\n| grad | 04 |\n\n```bash\n# not a heading\n```\n\n### detail\n\nx\n\n"
+    readme = "# Course\n\nintro\n\n## The lecture map\n\n" + section + "## Next\n\ny\n"
+    assert website.lecture_map(readme) == "# The lecture map\n\n" + section
+    assert website.lecture_map("# C\n\n## Lecture map\n\nlast\n") == "# Lecture map\n\nlast\n"
     assert "not written yet" in website.lecture_map("# Course\n\n## Labs\n")
 
 

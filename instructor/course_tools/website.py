@@ -46,7 +46,6 @@ CACHE = "build/site-cache"
 CACHE_VERSION = "1"                  # bump when the way a lab is executed changes
 CELL_TIMEOUT_SECONDS = 120           # a lab runs in under 60 s: a cell past this is a bug
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
-LECTURE_MAP_HEADING = re.compile(r"^(#{1,6})\s+.*lecture map.*$", re.I | re.M)
 
 
 class SiteError(RuntimeError):
@@ -165,22 +164,20 @@ def stamped(notebook: nbformat.NotebookNode, path: Path, public_path: str, s: co
 
 def lecture_map(readme: str) -> str:
     """README's section whose heading holds "Lecture map" (up to the next heading of its level or
-    above), or a page that says it is not written yet."""
-    match = LECTURE_MAP_HEADING.search(readme)
-    if not match:
-        return ("# Lecture map\n\nThe lecture map (each lecture topic, and the notebook and section that "
-                "teach it) is not written yet: it will be the README's \"Lecture map\" section.\n")
-    level = len(match[1])
-    end = re.compile(rf"^#{{1,{level}}}\s", re.M).search(readme, match.end())
-    section = readme[match.start():end.start() if end else len(readme)]
-    return "# " + section.lstrip("#").lstrip()          # the page's title: its heading, at level 1
-
-
-def _title(notebook: nbformat.NotebookNode, default: str) -> str:
-    for cell in notebook.cells:
-        if cell.cell_type == "markdown" and cell.source.lstrip().startswith("#"):
-            return cell.source.lstrip().splitlines()[0].lstrip("#").strip()
-    return default
+    above; lines in fenced code are not headings), or a page that says it is not written yet."""
+    lines, fenced, start, level = readme.splitlines(keepends=True), False, None, 0
+    for i, line in enumerate(lines):
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+        heading = None if fenced else re.match(r"(#{1,6})\s+(.*)", line)
+        if heading and start is None and "lecture map" in heading[2].lower():
+            start, level = i, len(heading[1])
+        elif heading and start is not None and len(heading[1]) <= level:
+            return "# " + "".join(lines[start:i]).lstrip("#").lstrip()   # its heading at level 1: the title
+    if start is not None:
+        return "# " + "".join(lines[start:]).lstrip("#").lstrip()
+    return ("# Lecture map\n\nThe lecture map (each lecture topic, and the notebook and section that "
+            "teach it) is not written yet: it will be the README's \"Lecture map\" section.\n")
 
 
 INDEX = """\
