@@ -227,24 +227,31 @@ def test_clear_solutions_replaces_each_solution_region_by_the_stub_and_keeps_the
     assert cleared.cells[0].outputs[0].text == "ran\n"
 
 
-def test_an_executed_lab_is_read_from_the_cache_when_its_source_and_course_lib_are_unchanged(tmp_path):
-    course = tmp_path / "course"
+def test_an_executed_lab_is_read_from_the_cache_while_its_source_and_course_lib_are_unchanged(tmp_path):
+    course, cache = tmp_path / "course", tmp_path / "cache"
     (course / "course_lib").mkdir(parents=True)
     (course / "course_lib" / "a.py").write_text("x = 1\n")
     lab = course / "lab.ipynb"
-    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 / 0")]), lab)
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("6 * 7")]), lab)
     key = website.cache_key(lab, course)
     digest = hashlib.sha256(website.CACHE_VERSION.encode() + lab.read_bytes()
                             + b"course_lib/a.py" + b"x = 1\n").hexdigest()
     assert key == digest
     marker = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("from the cache")])
-    (tmp_path / "cache").mkdir()
-    nbformat.write(marker, tmp_path / "cache" / f"lab-{key[:32]}.ipynb")
-    assert website.execute_lab(lab, course, tmp_path / "cache").cells[0].source == "from the cache"
+    cache.mkdir()
+    nbformat.write(marker, cache / f"lab-{key[:32]}.ipynb")
+    assert website.execute_lab(lab, course, cache).cells[0].source == "from the cache"
+
     (course / "course_lib" / "a.py").write_text("x = 2\n")     # course_lib changed: the lab runs again
     assert website.cache_key(lab, course) != key
-    with pytest.raises(website.SiteError, match="lab.ipynb failed to run"):
-        website.execute_lab(lab, course, tmp_path / "cache", log=lambda message: None)
+    ran = website.execute_lab(lab, course, cache, log=lambda message: None)
+    assert ran.cells[0].outputs[0]["data"]["text/plain"] == "42"
+    assert [p.name for p in cache.iterdir()] == [f"lab-{website.cache_key(lab, course)[:32]}.ipynb"], \
+        "the new run replaced the old one"
+
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 / 0")]), lab)
+    with pytest.raises(website.SiteError, match="lab.ipynb failed to run(.|\n)*ZeroDivisionError"):
+        website.execute_lab(lab, course, cache, log=lambda message: None)
 
 
 def _notebook(*cells) -> nbformat.NotebookNode:

@@ -18,7 +18,8 @@ the settings given (the course's `[tool.course]`, or the student edition's), so 
 the notebook shows; the badge's image is a local copy, so that the site works offline.
 
 An executed lab is cached in build/site-cache/, keyed by the sha256 of the lab's source and of
-course_lib's sources (what a lab's outputs depend on), so a rebuild runs only the labs that changed.
+course_lib's sources (what a lab's outputs depend on), so a rebuild runs only the labs that changed
+(a lab's earlier runs are deleted when it runs again).
 Cache files are written whole and then renamed into place: builds running at once are safe.
 """
 from __future__ import annotations
@@ -98,6 +99,9 @@ def execute_lab(source: Path, course_dir: Path, cache_dir: Path, log=print) -> n
     with tempfile.NamedTemporaryFile("w", dir=cache_dir, suffix=".tmp", delete=False, encoding="utf-8") as file:
         nbformat.write(notebook, file)
     os.replace(file.name, cached)
+    for older in cache_dir.glob(f"{source.stem}-*.ipynb"):     # earlier versions of this lab
+        if older != cached:
+            older.unlink(missing_ok=True)
     return notebook
 
 
