@@ -12,27 +12,34 @@ JOBS   ?= 1
 # The grading engine: local (a process pool of JOBS workers) or dask (a Dask cluster at SCHEDULER).
 ENGINE ?= local
 
-.PHONY: setup system-deps data release student-edition autograde formgrader course test bench clean
+.PHONY: setup system-deps data release site student-edition autograde formgrader course test bench clean
 
-## setup: create .venv and install course_lib (the learners' package, with the dev extras) and
-## course_tools (the instructors' package, instructor/) (quick when done)
+## setup: create .venv and install course_lib (the learners' package, with the dev extras and the
+## site extras, the website's builder) and course_tools (the instructors' package, instructor/)
+## (quick when done)
 setup: $(STAMP)
 $(STAMP): pyproject.toml instructor/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]' -e './instructor[distributed]'
+	$(PY) -m pip install --quiet -e '.[dev,site]' -e './instructor[distributed]'
 	touch $@
 
-## system-deps: bubblewrap, the sandbox that grading runs notebooks in (installed as root with apt);
+## system-deps: bubblewrap, the sandbox that grading runs notebooks in, and chromium with
+## chromium-driver, the headless browser that tests the course website (installed as root with apt);
 ## a prerequisite of the targets that grade: autograde, course, test, bench
+SYSTEM_PACKAGES := bubblewrap chromium chromium-driver
 system-deps:
-	@command -v bwrap >/dev/null || { \
+	@missing="$$(for p in $(SYSTEM_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
+	  grep -q 'ok installed' || echo $$p; done)"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get install -y -qq bubblewrap >/dev/null 2>&1 || \
-	    { apt-get update -qq >/dev/null && apt-get install -y -qq bubblewrap >/dev/null; }; \
+	    apt-get install -y -qq $$missing >/dev/null 2>&1 || \
+	    { apt-get update -qq >/dev/null && apt-get install -y -qq $$missing >/dev/null; }; \
 	  else \
-	    echo "note: grading needs bubblewrap: sudo apt-get install bubblewrap"; \
-	  fi; }
+	    echo "note: grading needs bubblewrap, the website's test chromium and chromium-driver:" \
+	         "sudo apt-get install $$missing"; \
+	  fi; \
+	fi
 
 ## data: fetch twitter_samples and stopwords into $(COURSE_DATA_DIR) if they are missing
 data: setup
@@ -42,8 +49,13 @@ data: setup
 release: setup
 	$(PY) -m course_tools.release
 
+## site: the course website in build/site (OUT=folder for another): the labs executed and cleared of
+## their answers, the released assignments, the lecture map; view it with `python -m http.server -d build/site`
+site: setup
+	$(PY) -m course_tools.website $(or $(OUT),build/site)
+
 ## student-edition: write the learners' repository into DEST (course_lib, the labs, the released
-## assignments, a learners' README and set-up; no solutions, tests or tools): make student-edition
+## assignments, the built course website in site/, a learners' README and set-up; no solutions, tests or tools): make student-edition
 ## DEST=../course-learners [FORCE=1: replace what DEST holds] [GIT=1: commit it] [REPOSITORY=url BRANCH=b]
 student-edition: setup
 	@test -n "$(DEST)" || { echo "usage: make student-edition DEST=folder [FORCE=1] [GIT=1]"; exit 2; }

@@ -19,9 +19,10 @@ from course_tools import colab, student_edition
 from course_tools.assignment import Assignment, grade_id, is_answer
 from course_tools.execute import execute_notebook, kernel_env
 from grading_support import REPO
+from site_pages import site_text
 
 STUDENT_REPOSITORY, STUDENT_BRANCH = "https://github.com/example-org/nn-sentiment-learners", "term-1"
-LEARNERS = {"course_lib", "notebooks", "assignments", "pyproject.toml", "README.md", "Makefile",
+LEARNERS = {"course_lib", "notebooks", "assignments", "site", "pyproject.toml", "README.md", "Makefile",
             "requirements.txt", ".gitignore"}
 NEVER = ("solutions", "tests", "benchmarks", "instructor", "nbgrader_config.py", "grading.toml",
          "gradebook.db", "submitted", "autograded", "feedback", "grades.csv")
@@ -92,10 +93,14 @@ def answer_lines() -> dict[str, str]:
 
 def leaks(folder: Path) -> dict[str, set]:
     """Relative path -> the answer lines that file holds, for every file under `folder` (notebooks
-    are read as their JSON text: a line is found as it is or as a JSON string escapes it)."""
+    are read as their JSON text: a line is found as it is or as a JSON string escapes it; the
+    website's pages as the text they show, its images and fonts not at all)."""
     lines, found = answer_lines(), {}
     for path in files(folder):
-        text = path.read_bytes().decode("utf-8")    # every file is text: a binary one fails here
+        if path.relative_to(folder).parts[0] == student_edition.SITE:
+            text = site_text(path)
+        else:
+            text = path.read_bytes().decode("utf-8")    # every file is text: a binary one fails here
         for line in lines:
             variants = {line, json.dumps(line)[1:-1], json.dumps(line, ensure_ascii=False)[1:-1]}
             if any(v in text for v in variants):
@@ -106,18 +111,29 @@ def leaks(folder: Path) -> dict[str, set]:
 def test_the_edition_holds_course_lib_the_labs_and_the_release_and_none_of_the_instructors_files(edition):
     assert {p.name for p in edition.iterdir()} == LEARNERS
     assert not [name for name in NEVER if (edition / name).exists()]
-    relative = {p.relative_to(edition).as_posix() for p in files(edition)}
+    relative = {p.relative_to(edition).as_posix() for p in files(edition)
+                if p.relative_to(edition).parts[0] != student_edition.SITE}
     labs = {p.relative_to(REPO).as_posix() for p in (REPO / "notebooks").glob("*.ipynb")}
     released = {p.relative_to(REPO).as_posix() for p in (REPO / "solutions").glob("*/*.ipynb")}
     package = {p.relative_to(REPO).as_posix() for p in (REPO / "course_lib").rglob("*.py")}
     assert relative == labs | {p.replace("solutions/", "assignments/", 1) for p in released} | package | (
-        LEARNERS - {"course_lib", "notebooks", "assignments"})
+        LEARNERS - {"course_lib", "notebooks", "assignments", "site"})
     for name in package:   # the package as it is
         assert (edition / name).read_bytes() == (REPO / name).read_bytes()
 
 
+def _published(path: str) -> set:
+    """PUBLISHED's lines for a file of the edition; for a lab's page on the website, its notebook's and
+    course_lib's (lab 04 prints course_lib's Adam with `inspect.getsource`)."""
+    page = re.fullmatch(rf"{student_edition.SITE}/(notebooks/.*)\.html", path)
+    if not page:
+        return PUBLISHED.get(path, set())
+    package = set().union(*(lines for name, lines in PUBLISHED.items() if name.startswith("course_lib/")))
+    return PUBLISHED.get(f"{page[1]}.ipynb", set()) | package
+
+
 def test_no_line_of_a_solution_or_hidden_test_is_anywhere_in_the_edition(edition):
-    found = {path: {line for line in lines if line not in IDIOMS and line not in PUBLISHED.get(path, ())}
+    found = {path: {line for line in lines if line not in IDIOMS and line not in _published(path)}
              for path, lines in leaks(edition).items()}
     assert {path: lines for path, lines in found.items() if lines} == {}
 
@@ -175,6 +191,20 @@ def test_the_editions_notebooks_open_from_the_editions_repository_and_the_course
         assert nbformat.read(REPO / public, as_version=4).cells[0].source == colab.badge(ours, public)
     if ours.repository and ours.repository != STUDENT_REPOSITORY:
         assert not [p for p in files(edition) if ours.repository in p.read_text()]
+
+
+def test_the_edition_holds_the_built_website_whose_pages_open_the_editions_notebooks_in_colab(edition):
+    site = edition / student_edition.SITE
+    assert (site / "index.html").is_file() and (site / "lecture_map.html").is_file()
+    notebooks = sorted(edition.glob("notebooks/*.ipynb")) + sorted(edition.glob("assignments/*/*.ipynb"))
+    s = colab.settings(edition)
+    for path in notebooks:
+        public = path.relative_to(edition).as_posix()
+        page = (site / public).with_suffix(".html").read_text(encoding="utf-8")
+        url = f"https://colab.research.google.com/github/example-org/nn-sentiment-learners/blob/{STUDENT_BRANCH}/{public}"
+        assert url in colab.badge(s, public) and f'href="{url}"' in page, public
+    assert any((site / "_images").glob("*.png")), "the labs' plots"
+    assert "site/index.html" in (edition / "README.md").read_text()
 
 
 def test_the_learners_readme_says_how_to_set_up_open_test_and_submit_and_nothing_of_the_instructors(edition):

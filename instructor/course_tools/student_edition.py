@@ -12,6 +12,8 @@ explicit allow-list (ALLOWED); everything else of the course stays out, in parti
   README.md, Makefile,            written for learners: set-up (`pip install -e .`, then
   requirements.txt, .gitignore    `python -m course_lib.data`), Jupyter and Colab, the visible
                                   tests, how to submit
+  site/                           the course website, built (course_tools.website): the labs as
+                                  they ran, without their answers, the assignments, the lecture map
 
 The notebooks' "Open in Colab" badges and Colab set-up cells are stamped again in DEST (never in
 the course's own files) to point at the student edition's repository: `--repository`/`--branch`,
@@ -31,13 +33,14 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
-from course_tools import colab, layout, release
+from course_tools import colab, layout, release, website
 from course_tools.assignment import Assignment
 
 # What is copied into the edition, as globs under the course directory; nothing else is.
@@ -49,6 +52,8 @@ ALLOWED = (
 )
 # Files the edition writes itself (for learners): see the templates below.
 WRITTEN = ("pyproject.toml", "README.md", "Makefile", "requirements.txt", ".gitignore")
+# The folder of the built course website (website.build, with the edition's Colab settings).
+SITE = "site"
 # What must never be in the edition: answers (solutions/, and solution code in tests/ and
 # benchmarks/), the instructors' tools and settings, the class's submissions and grades.
 EXCLUDED = (layout.SOURCE, "tests", "benchmarks", "instructor", "nbgrader_config.py", "grading.toml",
@@ -61,7 +66,8 @@ PROJECT_KEYS = ("name", "version", "description", "readme", "requires-python", "
 
 class EditionError(RuntimeError):
     """The edition cannot be written: DEST is not empty (without --force) or is the course, the
-    release is out of date, or what was written would hold an answer."""
+    release is out of date, its website could not be built (a lab failed to run, say), or what was
+    written would hold an answer."""
 
 
 @dataclass
@@ -107,7 +113,9 @@ def check_release(course_dir: Path) -> None:
                 raise EditionError(f"{path} holds solution or hidden-test markers: run `make release`.")
 
 
-def _prepare(dest: Path, course_dir: Path, force: bool) -> None:
+def _check_dest(dest: Path, course_dir: Path, force: bool) -> list[Path]:
+    """What DEST holds that the edition replaces (all but .git/); raises EditionError if DEST may not
+    be written (see `write`)."""
     dest, course = dest.resolve(), course_dir.resolve()
     if dest == course or dest in course.parents:
         raise EditionError(f"{dest} holds the course itself: choose a folder of its own for the edition.")
@@ -124,6 +132,12 @@ def _prepare(dest: Path, course_dir: Path, force: bool) -> None:
     if (dest / layout.SOURCE).exists() or (dest / "instructor").exists():
         raise EditionError(f"{dest} looks like a course kit (it has {layout.SOURCE}/ or instructor/): "
                            "refusing to clear it.")
+    return contents
+
+
+def _prepare(dest: Path, course_dir: Path, force: bool) -> None:
+    contents = _check_dest(dest, course_dir, force)
+    dest = dest.resolve()
     for path in contents:
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)
@@ -231,6 +245,7 @@ TPU, in Jupyter on your computer or in Google Colab.
 | `notebooks/` | the labs, in lecture order: not graded, with small exercises and checks |
 | `assignments/` | the graded assignments |
 | `course_lib/` | the library the notebooks import |
+| `site/` | the course website: the labs as they ran (with their plots, without the answers), the assignments and the lecture map |
 
 The labs:
 
@@ -239,6 +254,11 @@ The labs:
 The graded assignments:
 
 {assignments}
+
+## The course website
+
+`site/` holds the course as a website, which needs no internet connection: open `site/index.html` in
+your browser, or serve it with `python3 -m http.server -d site` and open http://localhost:8000.
 
 ## In Colab
 
@@ -336,8 +356,16 @@ def write(course_dir: Path, dest: Path, s: colab.Settings, force: bool = False) 
     check_release(course_dir)
     colab.badge(s, "notebooks")           # a repository Colab cannot open fails before anything is written
     allowed, left_out = copied_files(course_dir)
-    _prepare(dest, course_dir, force)
+    _check_dest(dest, course_dir, force)  # before the site's build, which takes a while
+    with tempfile.TemporaryDirectory(prefix="edition-site-") as built:
+        try:                              # built first: a lab that fails leaves DEST as it was
+            website.build(course_dir, Path(built) / SITE, s, log=lambda message: print(message, file=sys.stderr))
+        except website.SiteError as error:
+            raise EditionError(str(error)) from None
+        _prepare(dest, course_dir, force)
+        shutil.copytree(Path(built) / SITE, dest / SITE)
     edition = Edition(dest, s, left_out=[p.relative_to(course_dir).as_posix() for p in left_out])
+    edition.files += sorted(p.relative_to(dest).as_posix() for p in (dest / SITE).rglob("*") if p.is_file())
     for path in allowed:
         relative = path.relative_to(course_dir)
         (dest / relative).parent.mkdir(parents=True, exist_ok=True)
