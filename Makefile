@@ -45,7 +45,8 @@ system-deps:
 data: setup
 	$(PY) -m course_lib.data
 
-## release: regenerate the student versions in assignments/ from solutions/ (nbgrader)
+## release: regenerate the student versions in assignments/ from solutions/ (nbgrader), and the labs
+## in notebooks/ from solutions/labs/ (answers replaced by stubs)
 release: setup
 	$(PY) -m course_tools.release
 

@@ -20,6 +20,10 @@ else:
     c.CourseDirectory.db_url = f"sqlite:///{layout.GRADEBOOK}"
     c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 
+    # solutions/labs/ holds the labs' sources (released into notebooks/ by `make release`), not an
+    # assignment: nbgrader's own listing of the assignments (formgrader) leaves it out.
+    nbgrader_settings.hide_labs()
+
     # A cell's time when nbgrader runs a notebook (`nbgrader validate`): the kit's limit per cell
     # (cell_seconds, the largest in grading.toml next to this file), not nbgrader's default of 30 s.
     c.Execute.timeout = nbgrader_settings.execution_timeout(Path(__file__).resolve().parent)

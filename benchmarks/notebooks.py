@@ -1,4 +1,5 @@
-"""The course: seconds to execute each lab notebook and each reference solution, top to bottom."""
+"""The course: seconds to execute each lab (its source, with the answers) and each reference
+solution, top to bottom."""
 from __future__ import annotations
 
 import statistics
@@ -10,8 +11,10 @@ from benchmarks.common import ROOT
 
 
 def paths() -> dict[str, Path]:
-    found = {p.stem: p for p in sorted((ROOT / "notebooks").glob("*.ipynb"))}
-    found.update({f"solutions/{p.parent.name}": p for p in sorted((ROOT / "solutions").glob("*/*.ipynb"))})
+    # The labs' sources (solutions/labs/, with their answers: the released labs stop at their stubs).
+    found = {p.stem: p for p in sorted((ROOT / "solutions" / "labs").glob("*.ipynb"))}
+    found.update({f"solutions/{p.parent.name}": p for p in sorted((ROOT / "solutions").glob("*/*.ipynb"))
+                  if p.parent.name != "labs"})
     return found
 
 

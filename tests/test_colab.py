@@ -40,6 +40,8 @@ def _first_cells(path):
 
 def _public_path(path: Path) -> str:
     relative = path.relative_to(REPO)
+    if relative.parts[:2] == ("solutions", "labs"):  # a lab's source: its badge opens the released lab
+        return str(Path("notebooks", *relative.parts[2:]))
     if relative.parts[0] == "solutions":  # a source's badge opens its release
         return str(Path("assignments", *relative.parts[1:]))
     return str(relative)
@@ -296,7 +298,7 @@ def test_without_a_repository_the_set_up_cell_in_colab_says_how_to_install_cours
 
 def _course_with_labs(folder: Path, repository: str) -> Path:
     shutil.copytree(REPO / "notebooks", folder / "notebooks")
-    (folder / "solutions").mkdir()
+    shutil.copytree(REPO / "solutions" / "labs", folder / "solutions" / "labs")   # released into notebooks/
     shutil.copy(REPO / "nbgrader_config.py", folder)
     return _pyproject(folder, repository)
 
@@ -329,6 +331,8 @@ def test_release_with_course_repository_stamps_its_badges(tmp_path, monkeypatch,
     lab = course / "notebooks" / LABS[0].name
     badge = nbformat.read(lab, as_version=4).cells[0].source
     assert f"colab.research.google.com/github/course-org/nn-sentiment/blob/main/notebooks/{lab.name}" in badge
+    source = nbformat.read(course / "solutions" / "labs" / LABS[0].name, as_version=4)
+    assert source.cells[0].source == badge         # stamped into the lab's source, and released from it
 
 
 # -- the data, in Colab ---------------------------------------------------------------------------

@@ -114,12 +114,19 @@ def test_the_edition_holds_course_lib_the_labs_and_the_release_and_none_of_the_i
     relative = {p.relative_to(edition).as_posix() for p in files(edition)
                 if p.relative_to(edition).parts[0] != student_edition.SITE}
     labs = {p.relative_to(REPO).as_posix() for p in (REPO / "notebooks").glob("*.ipynb")}
-    released = {p.relative_to(REPO).as_posix() for p in (REPO / "solutions").glob("*/*.ipynb")}
+    released = {p.relative_to(REPO).as_posix() for p in (REPO / "solutions").glob("*/*.ipynb")
+                if p.parent.name != "labs"}     # solutions/labs/: the labs' sources, released into notebooks/
     package = {p.relative_to(REPO).as_posix() for p in (REPO / "course_lib").rglob("*.py")}
     assert relative == labs | {p.replace("solutions/", "assignments/", 1) for p in released} | package | (
         LEARNERS - {"course_lib", "notebooks", "assignments", "site"})
     for name in package:   # the package as it is
         assert (edition / name).read_bytes() == (REPO / name).read_bytes()
+    # The labs as released: exercises with stubs, none of solutions/labs/ (the labs' answers).
+    assert not (edition / "solutions").exists() and not list(edition.rglob("labs/*.ipynb"))
+    sources = sorted((REPO / "solutions" / "labs").glob("*.ipynb"))
+    assert sources and {f"notebooks/{p.name}" for p in sources} == labs
+    for lab in labs:
+        assert "raise NotImplementedError(" in (edition / lab).read_text(encoding="utf-8")
 
 
 def _published(path: str) -> set:
@@ -274,7 +281,14 @@ def _run_from_the_edition(edition: Path, notebook, folder: Path, tmp_path: Path)
 
 
 def test_a_lab_and_an_answered_assignment_run_from_the_edition_with_its_course_lib(edition, tmp_path):
+    # The released lab with its exercises answered from the lab's source (in a copy).
     lab = nbformat.read(edition / "notebooks" / "01_classes.ipynb", as_version=4)
+    source = nbformat.read(REPO / "solutions" / "labs" / "01_classes.ipynb", as_version=4)
+    answers = {cell.id: cell.source for cell in source.cells if "nbgrader" in cell.metadata}
+    stubbed = [cell for cell in lab.cells if cell.get("id") in answers]
+    assert stubbed and all("raise NotImplementedError(" in cell.source for cell in stubbed)
+    for cell in stubbed:
+        cell.source = answers[cell.id]
     _, imported = _run_from_the_edition(edition, lab, edition / "notebooks", tmp_path)
     assert imported == edition / "course_lib" / "__init__.py"
 

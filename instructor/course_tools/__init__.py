@@ -13,7 +13,8 @@ The pipeline for one submitted notebook, each step in its own module:
 
 and the commands built on it: `course-grade` (cli.py), `make autograde` (autograde.py, with
 workers.py: grading in worker processes, a dead worker costing only its notebook),
-`make release` (release.py) and `make course` (course.py).
+`make release` (release.py; labs.py releases the labs, solutions/labs/ -> notebooks/) and
+`make course` (course.py).
 """
 
 import sys

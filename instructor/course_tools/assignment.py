@@ -30,7 +30,8 @@ class Assignment:
         from the current directory by default.
 
     Raises:
-      AssignmentNotFound: there is no `solutions/<name>/` with notebooks.
+      AssignmentNotFound: there is no `solutions/<name>/` with notebooks, or `name` is 'labs'
+        (solutions/labs/ holds the labs' sources, which are not an assignment).
     """
 
     def __init__(self, name: str, course_dir=None):
@@ -38,9 +39,9 @@ class Assignment:
         self.course_dir = Path(course_dir) if course_dir else layout.course_root()
         self.source_dir = self.course_dir / layout.SOURCE / name
         self.release_dir = self.course_dir / layout.RELEASE / name
-        paths = sorted(self.source_dir.glob("*.ipynb"))
+        paths = sorted(self.source_dir.glob("*.ipynb")) if name != layout.LABS else []
         if not paths:
-            there = sorted(p.name for p in (self.course_dir / layout.SOURCE).glob("*") if p.is_dir())
+            there = sorted(p.name for p in (self.course_dir / layout.SOURCE).glob("*") if layout.is_assignment(p))
             raise AssignmentNotFound(
                 f"No assignment '{name}': {self.source_dir} holds no notebook. "
                 f"Assignments: {', '.join(there) or 'none'}.")

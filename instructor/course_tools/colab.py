@@ -1,6 +1,7 @@
 """The "Open in Colab" badge and the Colab set-up cell that `make release` writes into every notebook.
 
-Every lab notebook and every assignment starts with two cells, found by their ids:
+Every lab notebook and every assignment starts with two cells, found by their ids (stamped into
+the sources, solutions/, and carried into the releases, notebooks/ and assignments/):
 
   'colab-badge'  markdown: a badge that opens the notebook (its release version) in Colab;
   'colab-setup'  code: in Colab only, installs course_lib from the course's repository without
@@ -230,15 +231,16 @@ def stamp(path: Path, public_path: str, s: Settings) -> bool:
 
 
 def stamp_course(course_dir: Path, names=None, s: Settings | None = None) -> list[Path]:
-    """Stamps the labs (notebooks/) and the assignment sources (solutions/, whose badges open the
-    release in assignments/) from `s` (default: `settings(course_dir)`); returns the notebooks that
-    changed. With `names`, only the sources of those assignments."""
+    """Stamps the labs' sources (solutions/labs/, whose badges open the released lab in notebooks/)
+    and the assignment sources (solutions/<name>/, whose badges open the release in assignments/)
+    from `s` (default: `settings(course_dir)`); returns the notebooks that changed. With `names`,
+    only the sources of those assignments."""
     s = settings(course_dir) if s is None else s
-    targets = [] if names else [(p, f"notebooks/{p.name}")
-                                for p in sorted((course_dir / "notebooks").glob("*.ipynb"))]
+    lab_sources = sorted((course_dir / layout.SOURCE / layout.LABS).glob("*.ipynb"))
+    targets = [] if names else [(p, f"{layout.LAB_RELEASE}/{p.name}") for p in lab_sources]
     targets += [(p, f"{layout.RELEASE}/{p.parent.name}/{p.name}")
                 for p in sorted((course_dir / layout.SOURCE).glob("*/*.ipynb"))
-                if not names or p.parent.name in names]
+                if layout.is_assignment(p.parent) and (not names or p.parent.name in names)]
     return [path for path, public in targets if stamp(path, public, s)]
 
 

@@ -339,15 +339,17 @@ def _interrupt(client, cells, grace_seconds=10) -> bool:
 
 
 def execute_notebook(path: Path, workdir: Path, timeout: float = 600.0,
-                     env: dict | None = None) -> nbformat.NotebookNode:
+                     env: dict | None = None, allow_errors: bool = False) -> nbformat.NotebookNode:
     """Runs a trusted notebook (a lab, a reference solution) top to bottom in `workdir`, unsandboxed,
-    and returns it with its outputs.
+    and returns it with its outputs. With `allow_errors`, a cell that raises does not stop the run:
+    its error is in its outputs (output_type 'error').
 
     Raises:
-      nbclient.exceptions.CellExecutionError: a cell raised (the message shows which, and the traceback).
+      nbclient.exceptions.CellExecutionError: a cell raised, without `allow_errors` (the message
+        shows which, and the traceback).
     """
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=int(timeout), kernel_name="python3",
+    client = NotebookClient(notebook, timeout=int(timeout), kernel_name="python3", allow_errors=allow_errors,
                             resources={"metadata": {"path": str(workdir)}})
     # JAX on whatever device the host has: a lab is not graded.
     labs_env = {"TQDM_DISABLE": "0", "JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "")}

@@ -10,6 +10,15 @@ AUTOGRADED = "autograded"     # autograded/<student>/<assignment>/<notebook>.jso
 FEEDBACK = "feedback"         # feedback/<student>/<assignment>/<notebook>.html
 GRADEBOOK = "gradebook.db"    # nbgrader's gradebook (SQLite)
 GRADES_CSV = "grades.csv"     # `nbgrader export`'s default output
+LABS = "labs"                 # solutions/labs/: the labs' sources (answers in solution regions), not an assignment
+LAB_RELEASE = "notebooks"     # notebooks/: the released labs (labs.py)
+
+
+def is_assignment(folder: Path) -> bool:
+    """Whether `folder`, a folder of solutions/, is an assignment's source: one that holds a notebook
+    and is not solutions/labs/ (the labs' sources, released into notebooks/ by labs.py)."""
+    folder = Path(folder)
+    return folder.is_dir() and folder.name != LABS and any(folder.glob("*.ipynb"))
 
 
 def course_root(start=None) -> Path:

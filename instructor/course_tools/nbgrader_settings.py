@@ -6,7 +6,10 @@
   - `late_penalty`: the late-submission penalty that nbgrader's configuration sets
     (`c.LateSubmissionPlugin.penalty_method`, or a plugin of its own in
     `c.AssignLatePenalties.plugin_class`), which the kit applies when it records a submission
-    that came after its due date (see gradebook.record).
+    that came after its due date (see gradebook.record);
+  - `hide_labs`: nbgrader's own listing of the assignments (formgrader's "Manage Assignments", and
+    every NbGraderAPI call that walks solutions/) leaves out solutions/labs/, the labs' sources,
+    which are not an assignment (labs.py).
 """
 from __future__ import annotations
 
@@ -94,3 +97,23 @@ def late_penalty(course_dir) -> Penalty | None:
     if type(plugin) is LateSubmissionPlugin and plugin.penalty_method == "none":
         return None
     return plugin.late_submission_penalty
+
+
+def hide_labs() -> None:
+    """Makes nbgrader's `NbGraderAPI.get_source_assignments` (every folder of the source directory)
+    leave out `layout.LABS`, the labs' sources. nbgrader has no setting for it: nbgrader_config.py
+    calls this, and formgrader reads that file before each use of the API. Idempotent."""
+    from nbgrader.apps.api import NbGraderAPI
+
+    from course_tools import layout
+
+    listed = NbGraderAPI.get_source_assignments
+    if getattr(listed, "hides_labs", False):
+        return
+
+    def get_source_assignments(self):
+        return set(listed(self)) - {layout.LABS}
+
+    get_source_assignments.__doc__ = listed.__doc__
+    get_source_assignments.hides_labs = True
+    NbGraderAPI.get_source_assignments = get_source_assignments

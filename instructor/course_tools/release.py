@@ -7,9 +7,10 @@ empty one, or an example address such as the one the kit shipped with), it never
 made-up address: the notebooks get a note instead of a badge and a set-up cell that installs
 course_lib only from COURSE_LIB_SOURCE, and it prints a loud warning that says how to set the
 repository; with --require-repository it stops there, exit status 1, and changes nothing (for
-publishing). Then runs `nbgrader generate_assignment` for each
-assignment in solutions/ (all by default): it writes assignments/<name>/
-without solution code or hidden tests, and registers the assignment in the
+publishing). Then, without ASSIGNMENT names, releases the labs: solutions/labs/*.ipynb ->
+notebooks/*.ipynb, each answer replaced by a stub (labs.py; the labs are not an assignment). Then
+runs `nbgrader generate_assignment` for each assignment in solutions/ (all by default): it writes
+assignments/<name>/ without solution code or hidden tests, and registers the assignment in the
 gradebook. Then it checks the release.
 """
 from __future__ import annotations
@@ -20,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from course_tools import colab, layout
+from course_tools import colab, labs, layout
 
 LEAK = re.compile(r"(BEGIN|END) (SOLUTION|HIDDEN TESTS)")
 
@@ -30,9 +31,9 @@ class ReleaseError(RuntimeError):
 
 
 def assignments(course_dir: Path) -> list[str]:
-    """The names of the assignments: the folders of solutions/ that hold a notebook."""
-    return sorted(p.name for p in (course_dir / layout.SOURCE).iterdir()
-                  if p.is_dir() and any(p.glob("*.ipynb")))
+    """The names of the assignments: the folders of solutions/ that hold a notebook, but labs/
+    (the labs' sources, see labs.py)."""
+    return sorted(p.name for p in (course_dir / layout.SOURCE).iterdir() if layout.is_assignment(p))
 
 
 def generate(course_dir: Path, names=None) -> list[Path]:
@@ -44,6 +45,9 @@ def generate(course_dir: Path, names=None) -> list[Path]:
     env = layout.with_tools_on_path()
     released = []
     for name in names or assignments(course_dir):
+        if name == layout.LABS:
+            raise ReleaseError(f"{layout.SOURCE}/{layout.LABS}/ holds the labs' sources, not an assignment: "
+                               "`make release` (with no names) releases them into notebooks/.")
         process = subprocess.run(
             [sys.executable, "-m", "nbgrader", "generate_assignment", name, "--force"],
             cwd=course_dir, env=env, capture_output=True, text=True)
@@ -74,12 +78,15 @@ def main(argv=None) -> int:
                 return 1
         for path in colab.stamp_course(course_dir, args.names, settings):
             print(f"stamped the Colab cells of {path.relative_to(course_dir)}")
+        if not args.names:
+            for path in labs.release(course_dir):
+                print(f"released {path.relative_to(course_dir)}")
         for path in generate(course_dir, args.names):
             print(f"released {path.relative_to(course_dir)}")
         if settings.repository is None:
             print("release: WARNING: released without the course's repository (no Colab badges); "
                   "see the warning above.", file=sys.stderr)
-    except (ReleaseError, ValueError) as error:
+    except (ReleaseError, ValueError, RuntimeError) as error:
         print(f"release: {error}", file=sys.stderr)
         return 1
     return 0
