@@ -98,17 +98,21 @@ def test_after_compiled_init_every_sublayer_holds_concrete_keys_and_the_model_ru
 
 
 def test_init_compiles_one_program_and_an_identical_model_reuses_it(compiles):
-    random.get_prng(0)                               # the default key's own small programs, compiled first
     make = lambda: tl.Serial(tl.Embedding(40, 6), tl.Mean(axis=1), tl.Dense(5), tl.Dense(2))  # noqa: E731
     with compiles:
-        make().init(IDS)
+        make().init(IDS)                             # the default key is made inside the program
     assert compiles.count == 1
     with compiles:
-        make().init(IDS, rng=random.get_prng(0))
+        make().init(IDS)
     assert compiles.count == 0
     with compiles:
         make().init(shapes.ShapeDtype((4, 9), np.int32))   # the same weights' shapes: the same program
     assert compiles.count == 0
+    keys = random.get_prng(1), random.get_prng(2)   # their own small programs, compiled here
+    with compiles:
+        make().init(IDS, rng=keys[0])                # a key passed in: another program, compiled once
+        make().init(IDS, rng=keys[1])
+    assert compiles.count == 1
 
 
 class RecordsItsInit(tl.Layer):

@@ -207,14 +207,14 @@ class Layer:
         """
         signature = shapes.signature(input_signature)
         _check_input_count(self, signature)
-        rng = rng if rng is not None else random.get_prng(0)
         if _compiled_init.active or jax.config.jax_disable_jit or not _compiled_init(self, signature, rng):
             self._init_eagerly(signature, rng)   # inside a compiled init, or its fallback
         return self.weights, self.state
 
     def _init_eagerly(self, signature, rng):
-        """`init`'s work, op by op: what the compiled init traces, and its fallback."""
-        self.rng = rng
+        """`init`'s work, op by op: what the compiled init traces, and its fallback.
+        `rng=None`: the default key, `get_prng(0)` (made inside the compiled init, not before it)."""
+        self.rng = rng if rng is not None else random.get_prng(0)
         self._input_signature = signature
         self.init_weights_and_state(signature)
 

@@ -93,7 +93,9 @@ class Loop:
         # The first batch gives the input signature; it is also the first one trained on.
         self._pending_batch = self._task.next_batch()
         if not model._is_initialized():
-            model.init(shapes.signature(self._pending_batch[0]), rng=random.get_prng(random_seed))
+            # rng=None is get_prng(0), made inside the compiled init (no program of its own).
+            model.init(shapes.signature(self._pending_batch[0]),
+                       rng=random.get_prng(random_seed) if random_seed != 0 else None)
         optimizer = self._task.optimizer
         weights, slots = model.weights, _initial_slots(optimizer, model.weights)
         if self.checkpoint_path is not None and self.checkpoint_path.exists():
