@@ -64,6 +64,8 @@ def table(results: dict) -> str:
                 row(f"  {variant.replace('_', ', ')}, compilations", r[variant]["compiles"])
             if f"ratio_{variant}" in r:
                 row(f"  {variant.replace('_', ', ')} / baseline", r[f"ratio_{variant}"], "x")
+            if f"cpu_ratio_{variant}" in r:
+                row(f"  {variant.replace('_', ', ')} / baseline, CPU", r[f"cpu_ratio_{variant}"], "x")
     if "preprocess" in results:
         row("preprocessing", results["preprocess"]["tweets_per_s"], "tweets/s")
     if "notebooks" in results:

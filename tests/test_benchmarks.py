@@ -62,7 +62,7 @@ def fake_end_to_end(seconds, compiles=4, accuracy=0.992):
     def run(command, **kwargs):
         variant = command[command.index("--variant") + 1]
         calls.append((variant, command[command.index("--cache-dir") + 1]))
-        result = {"variant": variant, "seconds": seconds[variant], "steps": 40, "accuracy": accuracy,
+        result = {"variant": variant, "seconds": seconds[variant], "cpu_seconds": 2 * seconds[variant], "steps": 40, "accuracy": accuracy,
                   "compiles": compiles, "compile_s": 1.0, "tokenize_s": 0.1, "init_s": 0.2, "loop_s": 0.1,
                   "train_s": 1.0}
         return subprocess.CompletedProcess(command, 0, stdout=json.dumps(result) + "\n", stderr="")
@@ -85,6 +85,7 @@ def test_end_to_end_reports_each_variant_and_its_ratio_to_the_baseline(monkeypat
     assert [variant for variant, _ in calls[:3]] != [variant for variant, _ in calls[3:6]]  # rotated
     assert result["ratio_buckets_warm"] == pytest.approx(3.0 / 15.0)
     assert result["ratio_buckets_cold"] == pytest.approx(6.0 / 15.0)
+    assert result["cpu_ratio_buckets_cold"] == pytest.approx(12.0 / 30.0)
     assert result["seconds_to_99"] == 3.0 and result["baseline"]["compiles"] == 4
 
 
