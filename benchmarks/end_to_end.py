@@ -45,7 +45,7 @@ def once(variant: str = "buckets_warm", cache_dir: str | None = None) -> dict:
     from benchmarks.common import (CompileCounter, Stopwatch, classifier, masked_classifier, prepared_tweets,
                                    tweet_batches)
     from course_lib import data, layers as tl, optimizers, shapes, training
-    from course_lib.layers import base
+    from course_lib.layers.compiled_init import compiled_init
 
     baseline = variant == "baseline"
     compiles = CompileCounter()
@@ -71,11 +71,11 @@ def once(variant: str = "buckets_warm", cache_dir: str | None = None) -> dict:
         first = next(batches)
 
         def init():
-            base._compiled_init.active = baseline    # True: every layer's init runs op by op
+            compiled_init.active = baseline    # True: every layer's init runs op by op
             try:
                 jax.block_until_ready(model.init(shapes.signature(first[0]))[0])
             finally:
-                base._compiled_init.active = False
+                compiled_init.active = False
 
         part("init_s", init)
 

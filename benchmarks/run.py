@@ -53,6 +53,8 @@ def table(results: dict) -> str:
         row("train step ratio, CPU time", r["cpu_ratio"])
         if "ratio_to_floor" in r:
             row("train step / memory floor", r["ratio_to_floor"], "x")
+        if "ratio_to_best_floor" in r:
+            row("train step / floor at best bandwidth", r["ratio_to_best_floor"], "x")
         for name, why in r.get("peers_skipped", {}).items():
             lines.append(f"{'train step, ' + name:<34} {'skipped':>14} ({why})")
     if "end_to_end" in results:

@@ -20,6 +20,7 @@ def test_the_train_step_benchmark_reports_course_lib_handwritten_peers_floor_and
     assert result["floor_bytes"] == 6 * 4 * result["n_params"]   # weights and 2 moments, read and written
     for floor, bandwidth in zip(result["runs"]["floor_us"], result["runs"]["bandwidth_gb_s"]):
         assert floor == pytest.approx(result["floor_bytes"] / (bandwidth * 1e9) * 1e6)
+    assert result["floor_best_us"] <= min(result["runs"]["floor_us"]) * (1 + 1e-9)
     assert "flax" in sys.modules and "nnx" in peers     # flax is a dev dependency: never skipped here
 
 

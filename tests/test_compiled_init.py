@@ -9,7 +9,7 @@ from jax import monitoring
 from course_lib import layers as tl
 from course_lib import shapes
 from course_lib.fastmath import random
-from course_lib.layers import base
+from course_lib.layers import compiled_init
 
 IDS = shapes.ShapeDtype((4, 7), np.int32)
 FEATURES = shapes.ShapeDtype((4, 5), np.float32)
@@ -56,11 +56,11 @@ def compiles():
 
 def op_by_op_init(layer, signature, rng=None):
     """The initialization as before: every sublayer's init run eagerly, op by op (the oracle)."""
-    base._compiled_init.active = True
+    compiled_init.compiled_init.active = True
     try:
         return layer.init(signature, rng=rng)
     finally:
-        base._compiled_init.active = False
+        compiled_init.compiled_init.active = False
 
 
 def leaves(tree):
@@ -88,7 +88,7 @@ def test_after_compiled_init_every_sublayer_holds_concrete_keys_and_the_model_ru
     compiled, expected = make(), make()
     compiled.init(signature)
     op_by_op_init(expected, signature)
-    for got, want in zip(base._layer_tree(compiled), base._layer_tree(expected)):
+    for got, want in zip(compiled_init.layer_tree(compiled), compiled_init.layer_tree(expected)):
         assert not isinstance(got.rng, jax.core.Tracer)
         np.testing.assert_array_equal(np.asarray(got.rng), np.asarray(want.rng))
     x = jax.tree_util.tree_map(lambda s: jnp.ones(s.shape, s.dtype), signature,
