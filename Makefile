@@ -14,14 +14,14 @@ ENGINE ?= local
 
 .PHONY: setup system-deps data release site student-edition autograde formgrader course test bench clean
 
-## setup: create .venv and install course_lib (the learners' package, with the dev extras and the
-## site extras, the website's builder) and course_tools (the instructors' package, instructor/)
-## (quick when done)
+## setup: create .venv and install course_lib (the learners' package, with the dev extras, the
+## site extras, the website's builder, and the bench extras, `make bench`'s peers) and course_tools
+## (the instructors' package, instructor/) (quick when done)
 setup: $(STAMP)
 $(STAMP): pyproject.toml instructor/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,site]' -e './instructor[distributed]'
+	$(PY) -m pip install --quiet -e '.[dev,site,bench]' -e './instructor[distributed]'
 	touch $@
 
 ## system-deps: bubblewrap, the sandbox that grading runs notebooks in, and chromium with

@@ -43,11 +43,31 @@ def table(results: dict) -> str:
         r = results["train_step"]
         row("train step, course_lib Loop", r["course_lib_us"], "us")
         row("train step, hand-written jit+optax", r["handwritten_us"], "us")
-        row("train step, Adam elementwise floor", r["floor_us"], "us")
+        for name, label in (("nnx", "Flax NNX nnx.jit"), ("equinox", "Equinox filter_jit")):
+            if f"{name}_us" in r:
+                row(f"train step, {label}", r[f"{name}_us"], "us")
+        row("train step, memory floor", r["floor_us"], "us")
+        if "adam_pass_us" in r:
+            row("train step, Adam elementwise pass", r["adam_pass_us"], "us")
         row("train step ratio (target <= 1)", r["ratio"])
         row("train step ratio, CPU time", r["cpu_ratio"])
+        if "ratio_to_floor" in r:
+            row("train step / memory floor", r["ratio_to_floor"], "x")
+        if "ratio_to_best_floor" in r:
+            row("train step / floor at best bandwidth", r["ratio_to_best_floor"], "x")
+        for name, why in r.get("peers_skipped", {}).items():
+            lines.append(f"{'train step, ' + name:<34} {'skipped':>14} ({why})")
     if "end_to_end" in results:
-        row("raw tweets to 0.99 val accuracy", results["end_to_end"]["seconds_to_99"], "s")
+        r = results["end_to_end"]
+        row("raw tweets to 0.99 val accuracy", r["seconds_to_99"], "s")
+        for variant in ("baseline", "buckets_cold", "buckets_warm"):
+            if variant in r:
+                row(f"  {variant.replace('_', ', ')}", r[variant]["seconds"], "s")
+                row(f"  {variant.replace('_', ', ')}, compilations", r[variant]["compiles"])
+            if f"ratio_{variant}" in r:
+                row(f"  {variant.replace('_', ', ')} / baseline", r[f"ratio_{variant}"], "x")
+            if f"cpu_ratio_{variant}" in r:
+                row(f"  {variant.replace('_', ', ')} / baseline, CPU", r[f"cpu_ratio_{variant}"], "x")
     if "preprocess" in results:
         row("preprocessing", results["preprocess"]["tweets_per_s"], "tweets/s")
     if "notebooks" in results:

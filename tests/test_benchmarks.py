@@ -8,13 +8,104 @@ import pytest
 from grading_support import REPO
 
 
-def test_the_train_step_benchmark_reports_course_lib_handwritten_floor_and_ratio():
+def test_the_train_step_benchmark_reports_course_lib_handwritten_peers_floor_and_ratio():
     from benchmarks import train_step
-    result = train_step.run(repeats=2, steps=12)
-    for key in ("course_lib_us", "handwritten_us", "floor_us", "ratio"):
+    result = train_step.run(repeats=2, steps=12, copy_bytes=8 * 2 ** 20)
+    peers = [name for name in ("nnx", "equinox") if name not in result["peers_skipped"]]
+    for key in ("course_lib_us", "handwritten_us", "floor_us", "ratio", "adam_pass_us",
+                *(f"{name}_us" for name in peers)):
         assert result[key] > 0 and len(result["runs"][key]) == 2
     assert min(result["runs"]["ratio"]) <= result["ratio"] <= max(result["runs"]["ratio"])  # their median
     assert result["n_params"] == result["vocab_size"] * 256 + 256 * 2 + 2
+    assert result["floor_bytes"] == 6 * 4 * result["n_params"]   # weights and 2 moments, read and written
+    for floor, bandwidth in zip(result["runs"]["floor_us"], result["runs"]["bandwidth_gb_s"]):
+        assert floor == pytest.approx(result["floor_bytes"] / (bandwidth * 1e9) * 1e6)
+    assert result["floor_best_us"] <= min(result["runs"]["floor_us"]) * (1 + 1e-9)
+    assert "flax" in sys.modules and "nnx" in peers     # flax is a dev dependency: never skipped here
+
+
+def test_a_peer_whose_package_is_missing_is_skipped_with_the_reason(monkeypatch):
+    from benchmarks import peers, run
+    found = peers.importlib.util.find_spec
+    monkeypatch.setattr(peers.importlib.util, "find_spec",
+                        lambda name, *args: None if name == "equinox" else found(name, *args))
+    why = peers.make_equinox(10, 4, None)
+    assert isinstance(why, str) and "equinox is not installed" in why and "bench" in why
+    results = {"train_step": {"course_lib_us": 1.0, "handwritten_us": 1.0, "floor_us": 0.5, "ratio": 1.0,
+                              "cpu_ratio": 1.0, "peers_skipped": {"equinox": why}}}
+    assert any("equinox" in line and f"skipped ({why})" in line for line in run.table(results).splitlines())
+
+
+def test_memory_bandwidth_is_bytes_copied_per_second():
+    from benchmarks import train_step
+    bandwidth = train_step.memory_bandwidth(4 * 2 ** 20, tries=1)
+    assert 1e8 < bandwidth < 1e13    # between 0.1 GB/s and 10 TB/s: a copy, timed in seconds
+
+
+def test_the_compile_counter_counts_xla_compilations_while_on():
+    import jax
+    from benchmarks.common import CompileCounter
+    counter = CompileCounter()
+    counter.on = True
+    f = jax.jit(lambda x: x * 3 + 1)
+    f(np.ones(3, np.float32))
+    f(np.ones(3, np.float32))  # compiled already
+    f(np.ones(4, np.float32))  # a new shape: compiled again
+    counter.on = False
+    jax.jit(lambda x: x - 1)(np.ones(3, np.float32))
+    assert counter.count == 2 and counter.seconds > 0
+
+
+def fake_end_to_end(seconds, compiles=4, accuracy=0.992):
+    """A stand-in for subprocess.run of one end_to_end variant: its JSON line, and the order of calls."""
+    calls = []
+
+    def run(command, **kwargs):
+        variant = command[command.index("--variant") + 1]
+        calls.append((variant, command[command.index("--cache-dir") + 1]))
+        result = {"variant": variant, "seconds": seconds[variant], "cpu_seconds": 2 * seconds[variant], "steps": 40, "accuracy": accuracy,
+                  "compiles": compiles, "compile_s": 1.0, "tokenize_s": 0.1, "init_s": 0.2, "loop_s": 0.1,
+                  "train_s": 1.0}
+        return subprocess.CompletedProcess(command, 0, stdout=json.dumps(result) + "\n", stderr="")
+
+    return run, calls
+
+
+def test_end_to_end_reports_each_variant_and_its_ratio_to_the_baseline(monkeypatch):
+    from benchmarks import end_to_end
+    run, calls = fake_end_to_end({"baseline": 15.0, "buckets_cold": 6.0, "buckets_warm": 3.0})
+    monkeypatch.setattr(end_to_end.subprocess, "run", run)
+    result = end_to_end.run(repeats=3)
+    assert len(calls) == 9
+    for repeat in range(3):                   # the cold run fills the cache that the warm one reads
+        order = [variant for variant, _ in calls[3 * repeat: 3 * repeat + 3]]
+        assert sorted(order) == sorted(end_to_end.VARIANTS)
+        assert order.index("buckets_cold") < order.index("buckets_warm")
+        folders = {folder for _, folder in calls[3 * repeat: 3 * repeat + 3]}
+        assert len(folders) == 1 and not (set(folders) & {f for _, f in calls[:3 * repeat]})
+    assert [variant for variant, _ in calls[:3]] != [variant for variant, _ in calls[3:6]]  # rotated
+    assert result["ratio_buckets_warm"] == pytest.approx(3.0 / 15.0)
+    assert result["ratio_buckets_cold"] == pytest.approx(6.0 / 15.0)
+    assert result["cpu_ratio_buckets_cold"] == pytest.approx(12.0 / 30.0)
+    assert result["seconds_to_99"] == 3.0 and result["baseline"]["compiles"] == 4
+
+
+def test_end_to_end_is_an_error_when_a_bucketed_run_compiles_too_often(monkeypatch):
+    from benchmarks import end_to_end
+    run, _ = fake_end_to_end({"baseline": 15.0, "buckets_cold": 6.0, "buckets_warm": 3.0},
+                             compiles=end_to_end.MAX_COMPILES + 1)
+    monkeypatch.setattr(end_to_end.subprocess, "run", run)
+    with pytest.raises(RuntimeError, match="XLA compilations while training"):
+        end_to_end.run(repeats=1)
+
+
+def test_end_to_end_once_reaches_the_target_with_few_compilations_and_fills_the_token_cache(tmp_path):
+    from benchmarks import end_to_end
+    result = end_to_end.once("buckets_cold", str(tmp_path))
+    assert result["accuracy"] >= end_to_end.TARGET
+    assert 0 < result["compiles"] <= end_to_end.MAX_COMPILES
+    assert len(list(tmp_path.glob("twitter_samples_*.npz"))) == 2      # train and validation tokens
+    assert result["seconds"] >= result["tokenize_s"] + result["init_s"] + result["train_s"]
 
 
 def test_make_bench_writes_the_json_and_prints_a_table(tmp_path):

@@ -40,6 +40,7 @@ import jax
 
 from course_lib import shapes
 from course_lib.fastmath import random
+from course_lib.layers.compiled_init import compiled_init as _compiled_init
 
 EMPTY_WEIGHTS = ()
 EMPTY_STATE = ()
@@ -191,15 +192,28 @@ class Layer:
         Returns:
           `(weights, state)`, as Trax does. They are also stored in the layer.
 
+        The whole model's initialization is compiled as one XLA program (`jax.jit`), not run
+        op by op (which compiles every random function and shape on its own: seconds for the
+        capstone's model). The weights are the same, bit for bit. `init_weights_and_state` runs
+        once per call as Python, as before, but sees traced arrays (shapes known, values not);
+        one that needs values (`float(w)`, `np.asarray(w)`) or keeps an array outside its
+        weights, state and key is run again op by op, as it was before.
+
         Raises:
           LayerError: the signature does not match `n_in`, or a sublayer cannot run on it.
         """
         signature = shapes.signature(input_signature)
         _check_input_count(self, signature)
+        if _compiled_init.active or jax.config.jax_disable_jit or not _compiled_init(self, signature, rng):
+            self._init_eagerly(signature, rng)   # inside a compiled init, or its fallback
+        return self.weights, self.state
+
+    def _init_eagerly(self, signature, rng):
+        """`init`'s work, op by op: what the compiled init traces, and its fallback.
+        `rng=None`: the default key, `get_prng(0)` (made inside the compiled init, not before it)."""
         self.rng = rng if rng is not None else random.get_prng(0)
         self._input_signature = signature
         self.init_weights_and_state(signature)
-        return self.weights, self.state
 
     def output_signature(self, input_signature):
         """The signature of this layer's output for inputs like `input_signature` (nothing is computed)."""
@@ -363,3 +377,4 @@ def _check_one_per_sublayer(layer, values, what):
         count = len(values) if isinstance(values, (tuple, list)) else type(values).__name__
         raise ValueError(f"{layer.name} has {len(layer.sublayers)} sublayers, so its {what} "
                          f"must be a tuple of {len(layer.sublayers)} items; got {count}.")
+

@@ -93,9 +93,11 @@ class Loop:
         # The first batch gives the input signature; it is also the first one trained on.
         self._pending_batch = self._task.next_batch()
         if not model._is_initialized():
-            model.init(shapes.signature(self._pending_batch[0]), rng=random.get_prng(random_seed))
+            # rng=None is get_prng(0), made inside the compiled init (no program of its own).
+            model.init(shapes.signature(self._pending_batch[0]),
+                       rng=random.get_prng(random_seed) if random_seed != 0 else None)
         optimizer = self._task.optimizer
-        weights, slots = model.weights, optimizer.tree_init(model.weights)
+        weights, slots = model.weights, _initial_slots(optimizer, model.weights)
         if self.checkpoint_path is not None and self.checkpoint_path.exists():
             weights, slots, self._step, history = checkpoint.load(
                 self.checkpoint_path, weights, slots)
@@ -106,9 +108,8 @@ class Loop:
         replicated, split = self._replicated, self._split_batch
         # Batches go in as NumPy arrays: jit splits them over the devices as it transfers them.
         # The hyperparameters are constants of the compiled step: XLA folds them into its arithmetic.
-        step_key = random.fold_in(random.get_prng(random_seed), _TRAIN_KEYS)
         self._train_step = jax.jit(_make_train_step(model, self._task.loss_layer, optimizer,
-                                                    step_key),
+                                                    random_seed),
                                    donate_argnums=(0, 1, 2), out_shardings=replicated,
                                    in_shardings=(replicated, replicated, replicated, split))
         self._eval_steps = [jax.jit(_make_eval_step(self._eval_model, task.metrics),
@@ -154,7 +155,7 @@ class Loop:
         every = self._task.n_steps_per_checkpoint
         # The model keeps its arrays; the loop trains on copies, whose buffers each step donates.
         self._weights = self._replicate(self._weights)
-        step = self._replicate(jnp.asarray(self._step, jnp.int32))  # counted on the devices
+        step = _copy_to(np.int32(self._step), self._replicated)  # counted on the devices
         if self._step == 0:
             n_weights = sum(int(np.prod(w.shape)) for w in jax.tree_util.tree_leaves(self._weights))
             self._log(1, f"Total number of trainable weights: {n_weights}")
@@ -221,7 +222,7 @@ class Loop:
 
     def _replicate(self, tree):
         """A copy of `tree` on every device (a copy, so that donating it frees nothing else)."""
-        return jax.device_put(jax.tree_util.tree_map(jnp.copy, tree), self._replicated)
+        return _copy_to(tree, self._replicated)
 
     def _sync_model(self):
         self._model.weights = self._weights
@@ -254,10 +255,29 @@ def _reject_unexpected_keywords(unexpected):
     raise TypeError(message)
 
 
-def _make_train_step(model, loss_layer, optimizer, step_key):
+def _initial_slots(optimizer, weights):
+    """`optimizer.tree_init(weights)` as one compiled program (op by op, each shape compiles on
+    its own); op by op if it cannot be traced (an optimizer of one's own that needs values)."""
+    try:
+        return jax.jit(optimizer.tree_init)(weights)
+    except Exception:  # noqa: BLE001 -- e.g. a ConcretizationTypeError: the same work, op by op
+        return optimizer.tree_init(weights)
+
+
+def _copy_to(tree, sharding):
+    """A copy of `tree`'s arrays placed with `sharding`, copied without compiling a program
+    (`jnp.copy` compiles one per shape)."""
+    try:
+        return jax.device_put(tree, sharding, may_alias=False)
+    except TypeError:   # a JAX without may_alias (before 0.4.36)
+        return jax.device_put(jax.tree_util.tree_map(jnp.copy, tree), sharding)
+
+
+def _make_train_step(model, loss_layer, optimizer, random_seed):
     """One training step: (weights, slots, step, batch) -> (weights, slots, step + 1, loss).
 
-    The model runs with the key `fold_in(step_key, step)`: a new one each step.
+    The model runs with the key `fold_in(fold_in(get_prng(random_seed), 1), step)`: a new one
+    each step (computed inside the step, where XLA folds its constant part).
     """
     opt_params = optimizer.opt_params  # constants of the compiled step
 
@@ -266,7 +286,7 @@ def _make_train_step(model, loss_layer, optimizer, step_key):
         return loss_layer((model_output, *batch[1:]))
 
     def train_step(weights, slots, step, batch):
-        rng = random.fold_in(step_key, step)
+        rng = random.fold_in(random.fold_in(random.get_prng(random_seed), _TRAIN_KEYS), step)
         loss, grads = jax.value_and_grad(loss_fn)(weights, batch, rng)
         weights, slots = optimizer.tree_update(step, grads, weights, slots, opt_params)
         return weights, slots, step + 1, loss
