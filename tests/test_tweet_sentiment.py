@@ -488,8 +488,10 @@ def course_run():
     # What a previous run left must not stand in for this run's output.
     (REPO / "build" / "course_report.json").unlink(missing_ok=True)
     shutil.rmtree(REPO / "build" / "sample_class", ignore_errors=True)
+    # JAX logs each compilation ("Finished XLA compilation of jit(train_step) ..."), into the cell's output:
+    # test_the_reference_training_compiles_its_step_at_most_6_times counts them.
     process = subprocess.run([sys.executable, "-m", "course_tools.course"], cwd=REPO,
-                             capture_output=True, text=True)
+                             capture_output=True, text=True, env={**os.environ, "JAX_LOG_COMPILES": "1"})
     assert process.returncode == 0, process.stdout[-2000:] + process.stderr[-3000:]
     report = json.loads((REPO / "build" / "course_report.json").read_text())
     return process, report
@@ -510,6 +512,18 @@ def test_the_capstone_reaches_99_percent_validation_accuracy_on_the_real_tweets(
     _, report = course_run
     assert report["tweet_sentiment"]["val_accuracy"] >= 0.99
     assert report["tweet_sentiment"]["train_seconds"] > 0
+
+
+def test_the_reference_training_compiles_its_step_at_most_6_times(course_run):
+    """The reference run's training cell pads its batches to a few bucket lengths, so jit compiles the
+    training step once per bucket: counted from JAX's own compilation log (JAX_LOG_COMPILES=1)."""
+    executed = nbformat.read(REPO / "build" / "reference" / NAME / f"{NAME}.ipynb", as_version=4)
+    training_cell = next(c for c in executed.cells
+                         if c.cell_type == "code" and "train_model(model, train_task, eval_task" in c.source)
+    log = "".join(output.get("text", "") for output in training_cell.outputs)
+    compilations = re.findall(r"Finished XLA compilation of jit\(train_step\)", log)
+    # At least 1: the log reached the cell (else this test could not fail); at most 6.
+    assert 1 <= len(compilations) <= 6, f"{len(compilations)} compilations of train_step:\n{log[-3000:]}"
 
 
 def test_the_course_report_has_full_marks_for_references_and_zero_for_releases(course_run):
