@@ -27,7 +27,9 @@ from tweet_sentiment_corpus import CLASSIC, CORPUS, PENDING, data_generator_cell
 NAME = "tweet_sentiment"
 # Exercise -> (points of its visible test, points of its hidden test).
 POINTS = {"tweet_to_tensor": (1, 3), "data_generator": (1, 4), "Relu": (1, 1), "Dense": (1, 3),
-          "classifier": (1, 3), "train_model": (1, 2), "compute_accuracy": (1, 2), "test_model": (1, 2)}
+          "classifier": (1, 3), "train_model": (1, 2), "compute_accuracy": (1, 2), "test_model": (1, 2),
+          "misclassified": (1, 2), "remove_emoticons": (1, 1), "stopwords_without_negations": (1, 2),
+          "masked_classifier": (1, 2)}
 
 # Run before an answer by the in-process harness (grading_support.run_test_cell), after the notebook's
 # imports: what the notebook has defined by then. The learner's functions and layers are the release's stubs,
@@ -124,6 +126,27 @@ def test_model(generator, model):
     return float(total_num_correct / total_num_pred)
 '''
 
+REMOVE_TWO_EMOTICONS = """
+def remove_emoticons(words):
+    return [word for word in words if word not in (':)', ':(')]            # only two emoticons
+"""
+REMOVE_IN_PLACE = """
+def remove_emoticons(words):
+    for word in list(words):
+        if EMOTICON_RE.fullmatch(word):
+            words.remove(word)                                             # changes the caller's list
+    return words
+"""
+STOPWORDS_THREE_ONLY = """
+def stopwords_without_negations(stopwords):
+    return set(stopwords) - {'no', 'nor', 'not'}                           # keeps "don't", "isn", ...
+"""
+MASKED_AS_CLASSIFIER = """
+def masked_classifier(vocab_size, embedding_dim=256, output_dim=2):
+    return tl.Serial(tl.Embedding(vocab_size, embedding_dim), tl.Mean(axis=1),   # averages the padding too
+                     Dense(output_dim), tl.LogSoftmax())
+"""
+
 # Submissions with several mistakes learners really make: {solution grade_id: code}.
 WRONG = {
     "a": {
@@ -145,6 +168,8 @@ class Dense(tl.Layer):
         self.weights = fastmath.random.normal(self.rng, (input_signature.shape[-1], self._n_units))  # not scaled
 ''',
         "compute_accuracy_solution": UNWEIGHTED_ACCURACY,
+        "remove_emoticons_solution": REMOVE_TWO_EMOTICONS,
+        "masked_classifier_solution": MASKED_AS_CLASSIFIER,
     },
     "b": {
         "data_generator_solution": '''
@@ -173,6 +198,12 @@ def test_model(generator, model):
     accuracies = [compute_accuracy(model(x), y, w)[0] for x, y, w in generator]
     return float(np.mean(accuracies))                                     # mean of batch accuracies
 ''',
+        "misclassified_solution": '''
+def misclassified(tweets, labels, p_positive):
+    return [(p, label, tweet) for tweet, label, p in zip(tweets, labels, p_positive)   # not sorted
+            if (p > 0.5) != label]
+''',
+        "stopwords_without_negations_solution": STOPWORDS_THREE_ONLY,
     },
     "c": {   # every exercise but Relu
         "tweet_to_tensor_solution": t2t("    return [vocab_dict[w] for w in process_tweet(tweet) if w in vocab_dict]   # drops unknown words\n"),
@@ -204,9 +235,11 @@ def compute_accuracy(preds, y, y_weights):
 }
 EXPECTED_MESSAGE = {  # per submission, a phrase each wrong exercise's failure message must contain
     "a": {"tweet_to_tensor": "not a fixed id", "Relu": "jax.jit", "Dense": "standard deviation",
-          "compute_accuracy": "unweighted"},
+          "compute_accuracy": "unweighted", "remove_emoticons": "are emoticons too",
+          "masked_classifier": "use tl.MaskedMean()"},
     "b": {"data_generator": "rule broken: each class is read in order", "classifier": "axis=1",
-          "train_model": "eval_tasks=[eval_task]", "test_model": "mean of the batches"},
+          "train_model": "eval_tasks=[eval_task]", "test_model": "mean of the batches",
+          "misclassified": "highest first", "stopwords_without_negations": "these negations must go"},
     "c": {"tweet_to_tensor": "Unknown words are not dropped", "data_generator": "it skipped tweets",
           "Dense": "no random key", "classifier": "must be tl.LogSoftmax()",
           "train_model": "not the notebook's `model`", "compute_accuracy": "share of wrong predictions",
@@ -270,14 +303,14 @@ MISTAKES = [
     ("Dense", reference_with("Dense", ("jnp.dot(x, self.weights)", "jnp.dot(self.weights, x)")),
      "forward returns jnp.dot(x, self.weights)"),
     ("classifier", reference_with("classifier", ("tl.Mean(axis=1)", "tl.Mean()")), "axis=1"),
-    ("classifier", reference_with("classifier", ("tl.Dense(n_units=output_dim)", "Dense(n_units=output_dim)")),
-     "not the Dense of exercise 4"),
+    ("classifier", reference_with("classifier", ("Dense(n_units=output_dim)", "Relu()")), "your layer (or tl.Dense)"),
     ("classifier", reference_with("classifier", (", log_softmax_layer)", ")")), "must have 4 layers"),
     ("classifier", reference_with("classifier", ("tl.Embedding(vocab_size=vocab_size, d_feature=embedding_dim)",
                                                  "tl.Embedding(vocab_size=embedding_dim, d_feature=vocab_size)")),
      "expected Embedding_20_6"),
     ("classifier", reference_with("classifier", ("tl.LogSoftmax()", "tl.Softmax()")), "tl.LogSoftmax()"),
-    ("classifier", reference_with("classifier", ("tl.Dense(n_units=output_dim)", "tl.Dense(n_units=2)")), "expected Dense_3"),
+    ("classifier", reference_with("classifier", ("Dense(n_units=output_dim)", "Dense(n_units=2)")), "expected Dense with 3 units"),
+    ("classifier", reference_with("classifier", ("Dense(n_units=output_dim)", "tl.Dense(n_units=2)")), "expected Dense with 3 units"),
     ("train_model", WRONG["b"]["train_model_solution"], "eval_tasks=[eval_task]"),
     ("train_model", reference_with("train_model", (", output_dir=output_dir)", ")")), "pass output_dir=output_dir"),
     ("train_model", OWN_TRAINING_LOOP_MODEL, "not the notebook's `model`"),
@@ -308,6 +341,44 @@ MISTAKES = [
     ("test_model", reference_with("test_model", ("compute_accuracy(preds, targets, example_weights)",
                                                  "compute_accuracy(preds, example_weights, targets)")),
      "compute_accuracy was called with other arguments"),
+    ("misclassified", reference_with("misclassified", ("int(p > 0.5)", "int(p >= 0.5)")), "p = 0.5 is predicted negative"),
+    ("misclassified", reference_with("misclassified", ("    wrong = sorted(wrong, key=lambda item: abs(item[1] - item[0]), reverse=True)\n", "")),
+     "sort the mistakes by the probability of the wrong class"),
+    ("misclassified", reference_with("misclassified", ("key=lambda item: abs(item[1] - item[0])", "key=lambda item: item[0]")),
+     "sort the mistakes by the probability of the wrong class"),
+    ("misclassified", reference_with("misclassified", (", reverse=True)", ")")), "highest first"),
+    ("misclassified", reference_with("misclassified", ("int(p > 0.5) != label", "int(p > 0.5) == label")),
+     "whose predicted class (positive when p > 0.5) is not their label"),
+    ("misclassified", reference_with("misclassified", ("wrong = [(p, label, tweet) for", "wrong = [(tweet, label, p) for"),
+                                     ("abs(item[1] - item[0])", "abs(item[1] - item[2])")),
+     "must return a list of tuples (p, label, tweet)"),
+    ("remove_emoticons", REMOVE_TWO_EMOTICONS, "':-)', ':d', '<3' are emoticons too"),
+    ("remove_emoticons", reference_with("remove_emoticons", ("EMOTICON_RE.fullmatch(word)", "EMOTICON_RE.match(word)")),
+     "use EMOTICON_RE.fullmatch(word)"),
+    ("remove_emoticons", reference_with("remove_emoticons", ("EMOTICON_RE.fullmatch(word)", "EMOTICON_RE.search(word)")),
+     "use EMOTICON_RE.fullmatch(word)"),
+    ("remove_emoticons", reference_with("remove_emoticons", ("return [word for word in words if not EMOTICON_RE.fullmatch(word)]",
+                                                             "return filter(lambda word: not EMOTICON_RE.fullmatch(word), words)")),
+     "must return a list of words"),
+    ("remove_emoticons", REMOVE_IN_PLACE, "leave the words it is given unchanged"),
+    ("stopwords_without_negations", STOPWORDS_THREE_ONLY, "these negations must go"),
+    ("stopwords_without_negations", reference_with("stopwords_without_negations", (' and word + "\'t" not in stopwords', "")),
+     "these negations must go"),
+    ("stopwords_without_negations", reference_with("stopwords_without_negations", ('word + "\'t" not in stopwords', 'word + "n\'t" not in stopwords')),
+     "these negations must go"),
+    ("stopwords_without_negations", reference_with("stopwords_without_negations", ('word + "\'t" not in stopwords', 'not word.endswith("n")')),
+     "must stay"),
+    ("masked_classifier", MASKED_AS_CLASSIFIER, "the mean must ignore padding, use tl.MaskedMean()"),
+    ("masked_classifier", reference_with("masked_classifier", ("tl.Branch(tl.Embedding(vocab_size=vocab_size, d_feature=embedding_dim), None)",
+                                                               "tl.Embedding(vocab_size=vocab_size, d_feature=embedding_dim)")),
+     "tl.MaskedMean takes two inputs"),
+    ("masked_classifier", reference_with("masked_classifier", ("tl.Branch(tl.Embedding(vocab_size=vocab_size, d_feature=embedding_dim), None)",
+                                                               "tl.Branch(None, tl.Embedding(vocab_size=vocab_size, d_feature=embedding_dim))")),
+     "tl.MaskedMean takes two inputs"),
+    ("masked_classifier", reference_with("masked_classifier", ("Dense(n_units=output_dim)", "Dense(n_units=2)")),
+     "use Dense(n_units=output_dim)"),
+    ("masked_classifier", reference_with("masked_classifier", ("        tl.LogSoftmax(),\n", "")),
+     "LogSoftmax(Dense(mean of the embeddings"),
 ]
 
 
@@ -417,8 +488,10 @@ def course_run():
     # What a previous run left must not stand in for this run's output.
     (REPO / "build" / "course_report.json").unlink(missing_ok=True)
     shutil.rmtree(REPO / "build" / "sample_class", ignore_errors=True)
+    # JAX logs each compilation ("Finished XLA compilation of jit(train_step) ..."), into the cell's output:
+    # test_the_reference_training_compiles_its_step_at_most_6_times counts them.
     process = subprocess.run([sys.executable, "-m", "course_tools.course"], cwd=REPO,
-                             capture_output=True, text=True)
+                             capture_output=True, text=True, env={**os.environ, "JAX_LOG_COMPILES": "1"})
     assert process.returncode == 0, process.stdout[-2000:] + process.stderr[-3000:]
     report = json.loads((REPO / "build" / "course_report.json").read_text())
     return process, report
@@ -439,6 +512,18 @@ def test_the_capstone_reaches_99_percent_validation_accuracy_on_the_real_tweets(
     _, report = course_run
     assert report["tweet_sentiment"]["val_accuracy"] >= 0.99
     assert report["tweet_sentiment"]["train_seconds"] > 0
+
+
+def test_the_reference_training_compiles_its_step_at_most_6_times(course_run):
+    """The reference run's training cell pads its batches to a few bucket lengths, so jit compiles the
+    training step once per bucket: counted from JAX's own compilation log (JAX_LOG_COMPILES=1)."""
+    executed = nbformat.read(REPO / "build" / "reference" / NAME / f"{NAME}.ipynb", as_version=4)
+    training_cell = next(c for c in executed.cells
+                         if c.cell_type == "code" and "train_model(model, train_task, eval_task" in c.source)
+    log = "".join(output.get("text", "") for output in training_cell.outputs)
+    compilations = re.findall(r"Finished XLA compilation of jit\(train_step\)", log)
+    # At least 1: the log reached the cell (else this test could not fail); at most 6.
+    assert 1 <= len(compilations) <= 6, f"{len(compilations)} compilations of train_step:\n{log[-3000:]}"
 
 
 def test_the_course_report_has_full_marks_for_references_and_zero_for_releases(course_run):

@@ -8,6 +8,10 @@ trax.fastmath.numpy as np`), a `mode='train'` parameter, `compute_accuracy=compu
 argument, `float(...)` or not, loops or vectorised code, a 0-d array returned by test_model, and
 `training.Loop(..., eval_tasks=eval_task)` with one EvalTask as Trax allows.
 
+The answers of the error-analysis exercises (9 to 12) are the variants at the end of this file, handed
+out in turn; three learners use their own `Dense` in `classifier`, as the release asks, the others
+`tl.Dense`, as the original course did.
+
 Each must score full marks when graded (tests/test_tweet_sentiment.py grades them all in one batch). The
 code is as the learners wrote it; where a line had to change for the grader, the test says why.
 
@@ -498,7 +502,7 @@ class Dense(tl.Layer):
 ''',
     "classifier_solution": '''
 def classifier(vocab_size, embedding_dim=256, output_dim=2):
-    return tl.Serial(tl.Embedding(vocab_size, embedding_dim), tl.Mean(axis=1), tl.Dense(output_dim), tl.LogSoftmax())
+    return tl.Serial(tl.Embedding(vocab_size, embedding_dim), tl.Mean(axis=1), Dense(output_dim), tl.LogSoftmax())
 ''',
     "train_model_solution": '''
 def train_model(classifier, train_task, eval_task, n_steps, output_dir):
@@ -1005,7 +1009,7 @@ def classifier(vocab_size, embedding_dim=256, output_dim=2):
     model = tl.Serial(
         tl.Embedding(vocab_size, embedding_dim),  # embedding layer
         tl.Mean(axis=1),                          # mean layer
-        tl.Dense(output_dim),                     # dense output layer
+        Dense(n_units=output_dim),                # dense output layer (mine, exercise 4)
         tl.LogSoftmax(),                          # log softmax layer
     )
     return model
@@ -1195,7 +1199,7 @@ class Dense(tl.Layer):
 def classifier(vocab_size, embedding_dim=256, output_dim=2, mode='train'):
     embed_layer = tl.Embedding(vocab_size, embedding_dim)
     mean_layer = tl.Mean(axis=1)
-    dense_output_layer = tl.Dense(output_dim)
+    dense_output_layer = Dense(output_dim)
     log_softmax_layer = tl.LogSoftmax()
     return tl.Serial(embed_layer, mean_layer, dense_output_layer, log_softmax_layer)
 ''',
@@ -1344,6 +1348,115 @@ def test_model(generator, model):
 ''',
 }
 
+# ---------------------------------------------------------------------------------------------------
+# The error-analysis exercises (9 to 12): each learner above gets one of these answers of each exercise,
+# in turn (learner i gets variant i modulo the number of variants).
+MISCLASSIFIED = [
+    """
+def misclassified(tweets, labels, p_positive):
+    wrong = []
+    for tweet, label, p in zip(tweets, labels, p_positive):
+        predicted = 1 if p > 0.5 else 0
+        if predicted != label:
+            wrong.append((p, label, tweet))
+    wrong.sort(key=lambda item: item[0] if item[1] == 0 else 1 - item[0], reverse=True)
+    return wrong
+""",
+    """
+def misclassified(tweets, labels, p_positive):
+    wrong = [(p, y, t) for t, y, p in zip(tweets, labels, p_positive) if (p > 0.5) != bool(y)]
+    return sorted(wrong, key=lambda x: -abs(x[1] - x[0]))
+""",
+    """
+def misclassified(tweets, labels, p_positive):
+    p_positive = np.asarray(p_positive)
+    labels = np.asarray(labels)
+    wrong_class_p = np.where(labels == 1, 1 - p_positive, p_positive)
+    order = [i for i in np.argsort(-wrong_class_p) if (p_positive[i] > 0.5) != labels[i]]
+    return [(float(p_positive[i]), int(labels[i]), tweets[i]) for i in order]
+""",
+    """
+def misclassified(tweets, labels, p_positive):
+    result = []
+    for i in range(len(tweets)):
+        y_hat = int(p_positive[i] > 0.5)
+        if y_hat != labels[i]:
+            confidence = p_positive[i] if y_hat == 1 else 1 - p_positive[i]
+            result.append([confidence, (p_positive[i], labels[i], tweets[i])])
+    result.sort(key=lambda pair: pair[0], reverse=True)
+    return [item for _, item in result]
+""",
+]
+REMOVE_EMOTICONS = [
+    """
+def remove_emoticons(words):
+    return [w for w in words if EMOTICON_RE.fullmatch(w) is None]
+""",
+    """
+def remove_emoticons(words):
+    return [word for word in words if not bool(EMOTICON_RE.fullmatch(word))]   # one line, as asked
+""",
+    """
+def remove_emoticons(words):
+    return list(filter(lambda word: not EMOTICON_RE.fullmatch(word), words))
+""",
+]
+STOPWORDS = [
+    """
+def stopwords_without_negations(stopwords):
+    negations = {"no", "nor", "not"}
+    negations |= {w for w in stopwords if w.endswith("n't")}
+    negations |= {w for w in stopwords if w + "'t" in stopwords}
+    return set(stopwords) - negations
+""",
+    """
+def stopwords_without_negations(stopwords):
+    kept = set()
+    for word in stopwords:
+        if word in ['no', 'nor', 'not']:
+            continue
+        if word.endswith("n't") or (word + "'t") in stopwords:
+            continue
+        kept.add(word)
+    return kept
+""",
+    """
+def stopwords_without_negations(stopwords):
+    def is_negation(w):
+        return w in ("no", "nor", "not") or w.endswith("n't") or f"{w}'t" in stopwords
+    return frozenset(w for w in stopwords if not is_negation(w))
+""",
+    """
+def stopwords_without_negations(stopwords):
+    words = set(stopwords)
+    return sorted(w for w in words if not (w in {'no', 'not', 'nor'} or w[-3:] == "n't" or w + "'t" in words))
+""",
+]
+MASKED = [
+    """
+def masked_classifier(vocab_size, embedding_dim=256, output_dim=2):
+    return tl.Serial(tl.Branch(tl.Embedding(vocab_size, embedding_dim), None), tl.MaskedMean(),
+                     Dense(output_dim), tl.LogSoftmax())
+""",
+    """
+def masked_classifier(vocab_size, embedding_dim=256, output_dim=2, mode='train'):
+    embed_layer = tl.Embedding(vocab_size=vocab_size, d_feature=embedding_dim)
+    model = tl.Serial(
+        tl.Branch(embed_layer, None),   # (embeddings, ids)
+        tl.MaskedMean(),
+        tl.Dense(n_units=output_dim),   # Trax's Dense, as in the original course
+        tl.LogSoftmax(),
+    )
+    return model
+""",
+    """
+def masked_classifier(vocab_size, embedding_dim=256, output_dim=2):
+    layers = [tl.Branch(tl.Embedding(vocab_size, d_feature=embedding_dim), None), tl.MaskedMean(axis=1),
+              Dense(n_units=output_dim), tl.LogSoftmax()]
+    return tl.Serial(*layers)
+""",
+]
+
 CORPUS = {
     "classic": CLASSIC,
     "trax_np": TRAX_NP,
@@ -1357,6 +1470,12 @@ CORPUS = {
     "keyword_only": KEYWORD_ONLY,
     "helpers": HELPERS,
 }
+
+for _i, _answers in enumerate(CORPUS.values()):
+    _answers["misclassified_solution"] = MISCLASSIFIED[_i % len(MISCLASSIFIED)]
+    _answers["remove_emoticons_solution"] = REMOVE_EMOTICONS[_i % len(REMOVE_EMOTICONS)]
+    _answers["stopwords_without_negations_solution"] = STOPWORDS[_i % len(STOPWORDS)]
+    _answers["masked_classifier_solution"] = MASKED[_i % len(MASKED)]
 
 # Entries that fail only where this branch's course_lib lacks a change that is on its way: the change,
 # and the tests that may fail without it.

@@ -30,18 +30,40 @@ def _tools():
     return tokenizer, stem, load_stopwords(), frozenset(string.punctuation)
 
 
-def process_tweet(tweet: str) -> list[str]:
+@functools.lru_cache(maxsize=1 << 15)
+def _tokens(tweet: str) -> tuple[str, ...]:
+    """Steps 1 and 2 of `process_tweet` (cleaning, tokenizing), remembered: preprocessing the
+    same tweets again with another stopword list (or for another epoch) skips the tokenizer,
+    most of `process_tweet`'s time."""
+    tokenizer = _tools()[0]
+    tweet = _TICKER.sub("", tweet)
+    tweet = _OLD_RETWEET.sub("", tweet)
+    tweet = _URL.sub("", tweet)
+    tweet = _HASH.sub("", tweet)
+    return tuple(tokenizer.tokenize(tweet))
+
+
+def process_tweet(tweet: str, stopwords=None) -> list[str]:
     """Cleans, tokenizes and stems a tweet: the course's preprocessing.
 
     1. Removes stock tickers ($GE), the old-style retweet marker (RT), URLs and '#'.
     2. Tokenizes with NLTK's TweetTokenizer(preserve_case=False, strip_handles=True,
        reduce_len=True): lower case, @handles dropped, 'waaaaay' -> 'waaay'.
-    3. Drops English stopwords (NLTK's list) and single punctuation characters.
+    3. Drops the stopwords (NLTK's English list unless `stopwords` is given) and single
+       punctuation characters.
     4. Stems each word with NLTK's PorterStemmer.
 
     Emoticons such as ':)' are kept: they are tokens too.
 
         process_tweet('@Lamb2ja Hey James! How odd :/ ...')  ->  ['hey', 'jame', 'odd', ':/', ...]
+        process_tweet('I am not happy')                                  ->  ['happi']
+        process_tweet('I am not happy', stopwords={'i', 'am'})           ->  ['not', 'happi']
+
+    Args:
+      tweet: the tweet's text.
+      stopwords: the words to drop (compared before stemming, in lower case), any collection
+        of str; None: NLTK's English stopwords (`data.load_stopwords()`), which include
+        negations such as 'not', 'no' and "don't".
 
     The URL pattern stops at the first whitespace; the course's first version
     (r'https?:\\/\\/.*[\\r\\n]*') also deleted the rest of the line after a URL.
@@ -51,13 +73,9 @@ def process_tweet(tweet: str) -> list[str]:
     Raises:
       CorpusNotFoundError: NLTK's stopwords corpus is not installed (see `data.fetch`).
     """
-    tokenizer, stem, stopwords, punctuation = _tools()
-    tweet = _TICKER.sub("", tweet)
-    tweet = _OLD_RETWEET.sub("", tweet)
-    tweet = _URL.sub("", tweet)
-    tweet = _HASH.sub("", tweet)
-    return [stem(word) for word in tokenizer.tokenize(tweet)
-            if word not in stopwords and word not in punctuation]
+    _, stem, default_stopwords, punctuation = _tools()
+    drop = default_stopwords if stopwords is None else stopwords
+    return [stem(word) for word in _tokens(tweet) if word not in drop and word not in punctuation]
 
 
 def build_vocab(tweets, process=process_tweet) -> dict[str, int]:
