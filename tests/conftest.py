@@ -48,6 +48,14 @@ def pytest_configure(config):
         os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
     config.addinivalue_line("markers", "xdist_group(name): run on the same xdist worker as the other "
                                        "tests of the group (--dist loadgroup)")
+    if (not _is_xdist_worker() and config.getoption("dist", "no") == "loadgroup"
+            and config.getoption("numprocesses", None)
+            and tuple(map(int, pytest.__version__.split(".")[:2])) >= (9, 2)):
+        # Each worker would set up the shared fixtures again, and `make course`'s run would write build/
+        # twice at once.
+        raise pytest.UsageError(
+            f"pytest {pytest.__version__} with pytest-xdist runs --dist loadgroup without its groups "
+            "(pytest-dev/pytest-xdist#1386): install pytest<9.2 (`make setup` does), or run with -n 0")
 
 
 def pytest_unconfigure(config):
@@ -113,8 +121,13 @@ def _shared_instances(item) -> list[str]:
     return keys
 
 
-@pytest.hookimpl(tryfirst=True)   # before xdist's hook, which adds each item's group to its nodeid
+@pytest.hookimpl(wrapper=True)
 def pytest_collection_modifyitems(items):
+    _group_shared_fixtures(items)   # before xdist's hook, which adds each item's group to its nodeid
+    yield
+
+
+def _group_shared_fixtures(items) -> None:
     """Puts the tests that share a fixture instance (or an explicit xdist_group) in one xdist group:
     the union of those that share any, so that each item ends up with exactly one group name."""
     parent: dict[str, str] = {}
@@ -138,4 +151,5 @@ def pytest_collection_modifyitems(items):
             continue
         for node in item.listchain():             # one group per item: xdist would join several names
             node.own_markers[:] = [m for m in node.own_markers if m.name != "xdist_group"]
-        item.add_marker(pytest.mark.xdist_group(find(keys[0]).removeprefix("group:")))
+        item.add_marker(pytest.mark.xdist_group(find(keys[0]).removeprefix("group:").removeprefix("tests/")))
+
