@@ -39,13 +39,6 @@ def _is_xdist_worker() -> bool:
 
 def pytest_configure(config):
     global _created_cache_dir
-    # Set before the workers start (they inherit the environment) and before a test imports JAX.
-    if "JAX_COMPILATION_CACHE_DIR" not in os.environ and not _is_xdist_worker():
-        _created_cache_dir = tempfile.mkdtemp(prefix="course-tests-jax-cache-")
-        os.environ["JAX_COMPILATION_CACHE_DIR"] = _created_cache_dir
-        # Every program, not only those that took over a second to compile (JAX's default): the
-        # tests compile many small ones again and again (each Loop, each exec of a test cell).
-        os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
     config.addinivalue_line("markers", "xdist_group(name): run on the same xdist worker as the other "
                                        "tests of the group (--dist loadgroup)")
     if (not _is_xdist_worker() and config.getoption("dist", "no") == "loadgroup"
@@ -56,6 +49,13 @@ def pytest_configure(config):
         raise pytest.UsageError(
             f"pytest {pytest.__version__} with pytest-xdist runs --dist loadgroup without its groups "
             "(pytest-dev/pytest-xdist#1386): install pytest<9.2 (`make setup` does), or run with -n 0")
+    # Set before the workers start (they inherit the environment) and before a test imports JAX.
+    if "JAX_COMPILATION_CACHE_DIR" not in os.environ and not _is_xdist_worker():
+        _created_cache_dir = tempfile.mkdtemp(prefix="course-tests-jax-cache-")
+        os.environ["JAX_COMPILATION_CACHE_DIR"] = _created_cache_dir
+        # Every program, not only those that took over a second to compile (JAX's default): the
+        # tests compile many small ones again and again (each Loop, each exec of a test cell).
+        os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 
 
 def pytest_unconfigure(config):
