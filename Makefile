@@ -11,6 +11,7 @@ export COURSE_DATA_DIR ?= $(CURDIR)/nltk_data
 JOBS   ?= 1
 # The grading engine: local (a process pool of JOBS workers) or dask (a Dask cluster at SCHEDULER).
 ENGINE ?= local
+TEST_WORKERS ?= auto
 
 .PHONY: setup system-deps data release site student-edition autograde formgrader course test bench clean
 
@@ -79,9 +80,10 @@ formgrader: setup
 course: data release system-deps
 	$(PY) -m course_tools.course
 
-## test: the test suite
+## test: the test suite, on TEST_WORKERS pytest-xdist workers (default: one per CPU core; 0: none);
+## tests that share a graded batch or another expensive fixture run on one worker (tests/conftest.py)
 test: data system-deps
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 ## bench: the benchmarks (ONLY="train_step preprocess" for some); writes build/bench.json
 bench: data system-deps

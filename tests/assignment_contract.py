@@ -86,7 +86,7 @@ class GradedAssignment:
         assert phrase in str(error), str(error)
 
     @pytest.mark.filterwarnings("ignore::RuntimeWarning")
-    def test_the_visible_tests_catch_most_mistakes_before_submission(self, assignment, capsys):
+    def test_the_visible_tests_catch_most_mistakes_before_submission(self, assignment, course_report):
         """Every known mistake (MISTAKES, and each wrong answer of WRONG) run against its exercise's
         visible test only: the learner's self-check must catch at least VISIBLE_TARGET of them."""
         mistakes = [(exercise, answer) for exercise, answer, _ in self.MISTAKES]
@@ -94,8 +94,7 @@ class GradedAssignment:
         missed = [(exercise, answer) for exercise, answer in mistakes
                   if run_test_cell(assignment, f"{exercise}_visible", answer, self.CONTEXT) is None]
         caught = len(mistakes) - len(missed)
-        with capsys.disabled():
-            print(f"\n{self.NAME}: visible tests catch {caught} of {len(mistakes)} mistakes")
+        course_report(f"{self.NAME}: visible tests catch {caught} of {len(mistakes)} mistakes")
         assert caught >= self.VISIBLE_TARGET * len(mistakes), (
             f"visible tests catch {caught} of {len(mistakes)}; missed: " + "; ".join(e for e, _ in missed))
 

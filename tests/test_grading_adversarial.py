@@ -6,6 +6,7 @@ gradebook holding exactly one row per gradable submission, and no scratch left b
 """
 from __future__ import annotations
 
+import contextlib
 import html
 import os
 import resource
@@ -229,23 +230,33 @@ def graded(tmp_path_factory):
         (submitted / student / "guarded").mkdir(parents=True)
         (submitted / student / "guarded" / "guarded.ipynb").write_text(content)
 
-    leftovers_before = _sandbox_leftovers()
     course = Course(root)
     peak_before, started = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.monotonic()
-    with open(os.devnull, "w") as quiet:
+    with open(os.devnull, "w") as quiet, _sandboxes_made() as sandboxes:
         results = {r["student"]: r for r in autograde(course, out=quiet)}
     grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before) / 1024
     yield {"root": root, "course": course, "assignment": assignment, "results": results,
-           "targets": targets, "secrets": secrets, "listener": listener,
-           "leftovers": _sandbox_leftovers() - leftovers_before, "grown_mib": grown_mib,
+           "targets": targets, "secrets": secrets, "listener": listener, "sandboxes": sandboxes,
+           "leftovers": {path for box in sandboxes for path in box if path.exists()}, "grown_mib": grown_mib,
            "seconds": time.monotonic() - started}
     listener.close()
     in_home.unlink()
 
 
-def _sandbox_leftovers() -> set[Path]:
-    """The sandboxes' job directories and cgroups that exist now."""
-    return set(Path(tempfile.gettempdir()).glob("cg-*")) | set(Path("/sys/fs/cgroup").glob("**/course-grade/cg-*"))
+@contextlib.contextmanager
+def _sandboxes_made():
+    """The job directory and cgroups of each sandbox made in the block (a list of lists of paths).
+    Only these count as this batch's leftovers: graders that run beside it (pytest-xdist's other
+    workers) make and remove their own."""
+    made, enter = [], sandbox.Sandbox.__enter__
+
+    def recorded(box):
+        enter(box)
+        made.append([box.scratch.parent, *box._cgroups])
+        return box
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sandbox.Sandbox, "__enter__", recorded)
+        yield made
 
 
 def test_the_whole_batch_is_graded(graded):
@@ -330,6 +341,8 @@ def test_the_gradebook_has_one_row_per_submission_with_its_score(graded):
 
 
 def test_no_scratch_directory_or_process_is_left_behind(graded):
+    gradable = len(graded["results"]) - len(BROKEN_FILES)
+    assert len(graded["sandboxes"]) >= gradable and all(graded["sandboxes"])
     assert not graded["leftovers"]
     orphans = subprocess.run(["pgrep", "-f", f"sleep {ORPHAN_SECONDS}"], capture_output=True, text=True)
     assert orphans.stdout.strip() == ""
