@@ -115,7 +115,8 @@ def test_only_the_released_instructor_cells_fill_it(tmp_path):
 
 
 def test_grading_fills_the_cache_once_from_the_release_and_grades_with_it(tmp_path):
-    notebook = add_exercise(hidden="@probe\ndef jitted(v):\n    import jax\n    return jax.jit(lambda u: u * 9.5)(v)\n\n"
+    notebook = add_exercise(hidden="@probe\ndef jitted(v):\n    import jax\n"
+                                   "    return jax.jit(lambda u: u * 9.5)(v)\n\n"
                                    "assert float(jitted(2.0)) == 19.0\nassert added(-2, 2) == 0")
     (tmp_path / "course").mkdir()
     course = new_course(tmp_path / "course", {"seven": {"seven": notebook}})

@@ -13,7 +13,8 @@ SHAPES = [(), (1,), (3, 4), (5, 2, 3), (300, 7), (5000,)]
 def test_the_draws_are_jax_randoms_own_numbers_of_each_shape(shape):
     key = random.get_prng(7)
     pairs = [(random.normal(key, shape), jax.random.normal(key, shape)),
-             (random.uniform(key, shape, minval=-1.0, maxval=2.0), jax.random.uniform(key, shape, minval=-1.0, maxval=2.0)),
+             (random.uniform(key, shape, minval=-1.0, maxval=2.0),
+              jax.random.uniform(key, shape, minval=-1.0, maxval=2.0)),
              (random.truncated_normal(key, -2.0, 2.0, shape), jax.random.truncated_normal(key, -2.0, 2.0, shape)),
              (random.normal(key, shape, jnp.float16), jax.random.normal(key, shape, jnp.float16))]
     for ours, jaxs in pairs:
@@ -39,8 +40,10 @@ def test_typed_keys_and_draws_inside_jit_are_jax_randoms_own():
 
 def test_draws_of_many_shapes_compile_once_per_size_class():
     compiled = []
-    jax.monitoring.register_event_duration_secs_listener(
-        lambda event, duration, **kw: compiled.append(event) if event == "/jax/core/compile/backend_compile_duration" else None)
+    def listen(event, duration, **kwargs):
+        if event == "/jax/core/compile/backend_compile_duration":
+            compiled.append(event)
+    jax.monitoring.register_event_duration_secs_listener(listen)
     key = random.get_prng(11)
     random.normal(key, (1,)).block_until_ready()            # the size class <= SMALLEST_DRAW, compiled
     before = len(compiled)
