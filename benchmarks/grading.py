@@ -9,6 +9,14 @@ target on a 2-core machine is >= 1 / 0.65, i.e. `time_ratio_2_to_1_workers` <= 0
 `breakdown` is the median, over the 1-worker runs' submissions, of each part of a grading
 (kernel start, grader's preamble, the notebook's own cells, the tests: probes and judges), in
 seconds, as the grader records it in each result ("seconds").
+
+`per_submission`: for each graded assignment, its reference solution graded alone, with the kernels'
+JAX compilation cache (course_tools.compile_cache) and without it (COURSE_GRADE_COMPILE_CACHE=0, the
+baseline), alternating which goes first, in one grader process that has graded it once already (as a
+worker of `make autograde` has): each side's median seconds and breakdown, and `ratio` = with / without.
+`first_grading_seconds`: the first grading, which fills the cache when its release has none yet (once per
+release and JAX version), counted in neither side.
+`BENCH_GRADING_CLASS=0` skips the class of 30 (over half an hour on 2 cores).
 """
 from __future__ import annotations
 
@@ -66,7 +74,52 @@ def grade_class(submitted: Path, workdir: Path, jobs: int) -> float:
     return seconds
 
 
+ASSIGNMENTS = ("layers", "training", "tweet_sentiment")
+
+
+def per_submission(assignment_name: str, repeats: int) -> dict:
+    """Seconds to grade the reference solution, with the compilation cache and without (see above)."""
+    from course_tools import compile_cache
+    from course_tools.assignment import Assignment
+    from course_tools.grade import grade_notebook
+
+    def grade(cache: bool, path: Path) -> dict:
+        previous = os.environ.get(compile_cache.SWITCH)
+        if not cache:
+            os.environ[compile_cache.SWITCH] = "0"
+        try:
+            start = time.perf_counter()
+            result = grade_notebook(path, Assignment(assignment_name, ROOT))
+            seconds = time.perf_counter() - start
+        finally:
+            os.environ.pop(compile_cache.SWITCH, None)
+            if previous is not None:
+                os.environ[compile_cache.SWITCH] = previous
+        assert result["score"] == result["max_score"], f"{assignment_name}: {result['score']} of {result['max_score']}"
+        return {"seconds": seconds, **result["seconds"]}
+
+    sides = {"without_cache": [], "with_cache": []}
+    with tempfile.TemporaryDirectory() as folder:
+        source = Assignment(assignment_name, ROOT)
+        path = Path(folder) / f"{source.notebook_names[0]}.ipynb"
+        nbformat.write(source.sources[source.notebook_names[0]], path)
+        start = time.perf_counter()
+        grade(True, path)                         # fills the cache if need be, and warms this process
+        fill = time.perf_counter() - start
+        for repeat in range(repeats):
+            for cache in ((False, True) if repeat % 2 == 0 else (True, False)):
+                sides["with_cache" if cache else "without_cache"].append(grade(cache, path))
+    medians = {side: {what: statistics.median(run[what] for run in runs) for what in runs[0]}
+               for side, runs in sides.items()}
+    return {**medians, "ratio": medians["with_cache"]["seconds"] / medians["without_cache"]["seconds"],
+            "first_grading_seconds": fill, "runs": sides}
+
+
 def run(repeats: int = 2, assignment: str = "layers") -> dict:
+    per = {name: per_submission(name, repeats) for name in ASSIGNMENTS}
+    result = {"per_submission": {name: {k: v for k, v in r.items() if k != "runs"} for name, r in per.items()}}
+    if os.environ.get("BENCH_GRADING_CLASS", "1") == "0":
+        return {**result, "runs": {name: r["runs"] for name, r in per.items()}}
     runs = {"workers_1_seconds": [], "workers_2_seconds": []}
     parts = {}
     with tempfile.TemporaryDirectory() as folder:
@@ -79,7 +132,8 @@ def run(repeats: int = 2, assignment: str = "layers") -> dict:
                     parts = breakdown(workdir / "autograded")
     one = statistics.median(runs["workers_1_seconds"])
     two = statistics.median(runs["workers_2_seconds"])
-    return {"assignment": assignment, "class_size": CLASS_SIZE,
+    runs["per_submission"] = {name: r["runs"] for name, r in per.items()}
+    return {**result, "assignment": assignment, "class_size": CLASS_SIZE,
             "seconds_per_submission": one / CLASS_SIZE, "breakdown": parts,
             "submissions_per_minute_1_worker": 60 * CLASS_SIZE / one,
             "submissions_per_minute_2_workers": 60 * CLASS_SIZE / two,

@@ -75,6 +75,14 @@ def table(results: dict) -> str:
             row(f"notebook {name}", seconds, "s")
     if "grading" in results:
         r = results["grading"]
+        for name, sides in r.get("per_submission", {}).items():
+            for side in ("without_cache", "with_cache"):
+                row(f"grading {name}, {side.replace('_', ' ')}", sides[side]["seconds"], "s")
+                row("  kernel start, preamble", sides[side]["kernel_start"] + sides[side]["preamble"], "s")
+                row("  cells, tests", sides[side]["cells"], f"s, {sides[side]['tests']:.4g} s")
+            row(f"grading {name}, ratio with / without", sides["ratio"])
+    if "grading" in results and "assignment" in results["grading"]:
+        r = results["grading"]
         row(f"grading ({r['assignment']}), per submission", r["seconds_per_submission"], "s")
         for what, seconds in r.get("breakdown", {}).items():
             row(f"  of which {what.replace('_', ' ')}", seconds, "s")

@@ -7,7 +7,8 @@ tests that share an expensive fixture kept on one worker.
   cached however quick its compilation, so that this process, the xdist workers
   and the unsandboxed kernels the tests start (labs, --unsafe grading) reuse each other's
   compiled programs. Sandboxed grading kernels get none of the host's environment
-  (sandbox._environment), so grading itself is unchanged.
+  (sandbox.kernel_environment); grading's own read-only caches (course_tools.compile_cache) go to
+  a folder of this session, `_compile_caches_of_this_session`.
 - `course_report(line)`: a fixture for tests that report a figure on every run (the visible tests'
   catch ratios, the learner-style solutions' scores). The lines are printed in a "course report"
   section at the end of the run, from the test reports, so that they show under xdist too (a
@@ -153,3 +154,10 @@ def _group_shared_fixtures(items) -> None:
             node.own_markers[:] = [m for m in node.own_markers if m.name != "xdist_group"]
         item.add_marker(pytest.mark.xdist_group(find(keys[0]).removeprefix("group:").removeprefix("tests/")))
 
+@pytest.fixture(scope="session", autouse=True)
+def _compile_caches_of_this_session(tmp_path_factory):
+    """Grading's JAX compilation caches (course_tools.compile_cache) in a folder of this session (of
+    this worker, under pytest-xdist), filled once for it, rather than in each course's build/."""
+    if "COURSE_GRADE_COMPILE_CACHE" not in os.environ:
+        os.environ["COURSE_GRADE_COMPILE_CACHE"] = str(tmp_path_factory.mktemp("compile-cache"))
+    yield

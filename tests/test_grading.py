@@ -303,7 +303,7 @@ def test_a_learners_error_that_names_a_limit_is_no_limit_note():
 
 
 def test_kernels_get_the_same_settings_with_or_without_the_sandbox():
-    for env in (execute.kernel_env(), sandbox._environment(None)):
+    for env in (execute.kernel_env(), sandbox.kernel_environment(None)):
         assert env.items() >= sandbox.KERNEL_SETTINGS.items()
         assert env["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
 

@@ -117,7 +117,8 @@ def kernel_env(extra: dict | None = None) -> dict[str, str]:
 
 
 def run_cells(sources: list[str], tests: dict[int, Test] | None = None, imports: str = "",
-              limits: Limits | None = None, sandboxed: bool = True, data_dir=None) -> Run:
+              limits: Limits | None = None, sandboxed: bool = True, data_dir=None,
+              compile_cache: Path | None = None) -> Run:
     """Runs the code `sources` in order in a new Python kernel; judges the test cells here.
 
     Args:
@@ -128,6 +129,8 @@ def run_cells(sources: list[str], tests: dict[int, Test] | None = None, imports:
       limits: see limits.Limits.
       sandboxed: run the kernel in the sandbox (False only for trusted notebooks: --unsafe).
       data_dir: the NLTK data directory to show the kernel (read-only).
+      compile_cache: a filled JAX compilation cache to show the sandboxed kernel, read-only
+        (compile_cache.py); ignored without the sandbox, where nothing would keep it read-only.
 
     A cell that raises does not stop the run; a test whose judge raises (or whose probe's call
     into the learner's code raised and the judge did not catch it) fails with that message. A
@@ -150,11 +153,11 @@ def run_cells(sources: list[str], tests: dict[int, Test] | None = None, imports:
     context = bounded_context()
     try:
         if sandboxed:
-            with Sandbox(limits, data_dir) as box:
+            with Sandbox(limits, data_dir, compile_cache) as box:
                 km = box.kernel_manager()
                 km.context = context
                 client = GradingClient(notebook, limits, own_budget, km=km)
-                # What starts bwrap (env -i: nothing of it reaches the sandbox; sandbox._environment).
+                # What starts bwrap (env -i: nothing of it reaches the sandbox; sandbox.kernel_environment).
                 runner = _Runner(client, cells, tests, imports, limits, token, box)
                 return runner.run(box.scratch, dict(os.environ))
         with tempfile.TemporaryDirectory(prefix="course-grade-") as scratch:

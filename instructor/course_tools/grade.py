@@ -17,10 +17,11 @@ import weakref
 from pathlib import Path
 
 from course_lib.data.corpus import default_data_dir
-from course_tools import judge, limits as limits_module
+from course_tools import compile_cache, judge, limits as limits_module
 from course_tools.assignment import Assignment, grade_id, is_fixed, is_test
 from course_tools.execute import run_cells
 from course_tools.notebooks import Ungradable, read_submission, reconcile
+from course_tools.sandbox import kernel_environment
 
 MAX_MESSAGE = 1000  # characters of a failure message kept
 _HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
@@ -54,10 +55,13 @@ def grade_notebook(path, assignment: Assignment, limits=None, sandboxed: bool = 
     source = assignment.sources[name]
     rebuilt = reconcile(submission, source, assignment.release(name))
     imports, tests, hidden = _cached(assignment, ("code", name), lambda: _instructor_code(source))
+    data_dir = default_data_dir()
+    cache = _cached(assignment, ("compile cache", str(data_dir)),
+                    lambda: compile_cache.cache_for(assignment, kernel_environment(data_dir))) if sandboxed else None
     run = run_cells(rebuilt.cells, tests={index: tests[gid] for gid, index in rebuilt.test_index.items()},
                     imports=imports,
                     limits=limits or _cached(assignment, ("limits",), lambda: check(assignment)),
-                    sandboxed=sandboxed, data_dir=default_data_dir())
+                    sandboxed=sandboxed, data_dir=data_dir, compile_cache=cache)
     outcomes = {}
     for gid, index in rebuilt.test_index.items():
         if index in run.errors:

@@ -9,12 +9,13 @@ Jupyter's messages (JSON) through Unix sockets in a directory shared with it:
   - no user namespaces of its own (bwrap --disable-userns; with bubblewrap before 0.8, a
     seccomp filter refusing unshare and clone with CLONE_NEWUSER);
   - nothing of the grader's environment: bwrap itself starts with an empty one (env -i), and
-    the kernel gets only _environment();
+    the kernel gets only kernel_environment();
   - a read-only view of the system's libraries, the Python environment, course_lib and the
     data directory, and nothing else of the host: no solutions/, gradebook, other
     submissions or home directory;
   - a private writable scratch directory (its working directory and HOME) and a private /tmp,
     both deleted afterwards;
+  - JAX's compilation cache, if the grader has one (compile_cache.py): read-only;
   - limits (limits.Limits): address space and file size per process (rlimits), and the number
     of processes and the memory of the whole sandbox (a cgroup, when the grader runs as root
     and can create one; else RLIMIT_NPROC, which a user namespace counts on its own).
@@ -45,6 +46,7 @@ from pathlib import Path
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 
+from course_tools import compile_cache as compile_cache_module
 from course_tools.limits import Limits
 
 KERNEL_NAME = "course-sandbox"
@@ -107,8 +109,9 @@ class Sandbox:
 
     python = sys.executable  # the kernel's interpreter
 
-    def __init__(self, limits: Limits, data_dir: Path | None):
-        self.limits, self.data_dir = limits, data_dir
+    def __init__(self, limits: Limits, data_dir: Path | None, compile_cache: Path | None = None):
+        """`compile_cache`: a filled JAX compilation cache (compile_cache.py), shown read-only, or None."""
+        self.limits, self.data_dir, self.compile_cache = limits, data_dir, compile_cache
         self._job = None
         self._cgroups: list[Path] = []
         self._userns_filter: Path | None = None
@@ -150,7 +153,7 @@ class Sandbox:
         and `program` (by default ipykernel with the interpreter `python`).
 
         bwrap starts with an empty environment (env -i), so that its process in the sandbox (pid 1)
-        shows none of the grader's; it gives the kernel _environment(). The sandbox's own /proc,
+        shows none of the grader's; it gives the kernel kernel_environment(). The sandbox's own /proc,
         /dev and /tmp are mounted before the paths it shows, which may lie under them (a course
         under /tmp).
         """
@@ -161,7 +164,7 @@ class Sandbox:
             bwrap += ["--disable-userns"]
         else:
             bwrap += ["--seccomp", "3"]  # the file _userns_filter, opened below
-        for name, value in _environment(self.data_dir).items():
+        for name, value in kernel_environment(self.data_dir, self.compile_cache is not None).items():
             bwrap += ["--setenv", name, value]
         bwrap += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
         for path in SYSTEM_PATHS + ETC_FILES:
@@ -171,6 +174,8 @@ class Sandbox:
                 bwrap += ["--ro-bind", path, path]
         for path in read_only_paths(self.data_dir):
             bwrap += ["--ro-bind", str(path), str(path)]
+        if self.compile_cache is not None:
+            bwrap += ["--ro-bind", str(Path(self.compile_cache).resolve()), compile_cache_module.SANDBOX_PATH]
         bwrap += ["--bind", str(self._job / "ipc"), str(self._job / "ipc"),
                   "--bind", str(self.scratch), SCRATCH, "--chdir", SCRATCH]
         mib = 1024 * 1024
@@ -266,14 +271,16 @@ class _OneSpec(KernelSpecManager):
         return {KERNEL_NAME: ""}
 
 
-def _environment(data_dir) -> dict[str, str]:
+def kernel_environment(data_dir, compile_cache: bool = False) -> dict[str, str]:
     """The sandboxed kernel's whole environment: KERNEL_SETTINGS, and nothing of the host's but
-    PASSED_THROUGH."""
+    PASSED_THROUGH; with `compile_cache`, JAX's settings that read the cache and never write it."""
     env = {**KERNEL_SETTINGS, "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
            "HOME": SCRATCH, "TMPDIR": "/tmp", "LANG": "C.UTF-8", "MPLCONFIGDIR": f"{SCRATCH}/.matplotlib"}
     if data_dir is not None:
         env["COURSE_DATA_DIR"] = str(Path(data_dir).resolve())
     env.update({name: os.environ[name] for name in PASSED_THROUGH if name in os.environ})
+    if compile_cache:
+        env.update(compile_cache_module.READ_ONLY_SETTINGS)
     return env
 
 
@@ -398,3 +405,4 @@ def _remove_cgroup(directory: Path) -> None:
             return
         except OSError:
             time.sleep(0.1)
+
