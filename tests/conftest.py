@@ -154,6 +154,7 @@ def _group_shared_fixtures(items) -> None:
             node.own_markers[:] = [m for m in node.own_markers if m.name != "xdist_group"]
         item.add_marker(pytest.mark.xdist_group(find(keys[0]).removeprefix("group:").removeprefix("tests/")))
 
+
 @pytest.fixture(scope="session", autouse=True)
 def _compile_caches_of_this_session(tmp_path_factory):
     """Grading's JAX compilation caches (course_tools.compile_cache) in a folder of this session (of
