@@ -29,7 +29,9 @@ import pytest
 REPORT_KEY = "course_report"
 # Shared fixtures that are quick to make again (an Assignment, a released toy course) while the tests
 # that use them each grade for real: under xdist each worker makes its own, and those tests spread.
-SET_UP_ON_EACH_WORKER = {"assignment", "toy", "released", "two_assignments"}
+# An autouse fixture every test uses is set up on each worker too, or it would put every test in one group.
+SET_UP_ON_EACH_WORKER = {"assignment", "toy", "released", "two_assignments",
+                         "_compile_caches_of_this_session"}
 _created_cache_dir: str | None = None
 _report_lines: list[str] = []
 

@@ -97,7 +97,10 @@ def test_a_hidden_tests_compilation_does_not_land_in_the_cache(filled):
 
 
 def test_a_kernel_without_the_sandbox_gets_no_cache(filled):
-    run = execute.run_cells(["import os\nassert 'JAX_COMPILATION_CACHE_DIR' not in os.environ"],
+    # The test session may give unsandboxed kernels a cache of its own (tests/conftest.py): not this one.
+    run = execute.run_cells(["import os\n"
+                             f"assert {str(filled.parent)!r} not in os.environ.get('JAX_COMPILATION_CACHE_DIR', '')\n"
+                             f"assert {str(filled)!r} not in str(os.environ)"],
                             sandboxed=False, compile_cache=filled)
     assert run.errors == {}
 
