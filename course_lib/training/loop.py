@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from course_lib import shapes
 from course_lib.fastmath import random
+from course_lib.fastmath.compiling import step_compiler_options
 from course_lib.training import checkpoint
 from course_lib.training.history import History
 from course_lib.training.tasks import EvalTask, TrainTask
@@ -111,9 +112,11 @@ class Loop:
         self._train_step = jax.jit(_make_train_step(model, self._task.loss_layer, optimizer,
                                                     random_seed),
                                    donate_argnums=(0, 1, 2), out_shardings=replicated,
-                                   in_shardings=(replicated, replicated, replicated, split))
+                                   in_shardings=(replicated, replicated, replicated, split),
+                                   compiler_options=step_compiler_options())
         self._eval_steps = [jax.jit(_make_eval_step(self._eval_model, task.metrics),
-                                    in_shardings=(replicated, split), out_shardings=replicated)
+                                    in_shardings=(replicated, split), out_shardings=replicated,
+                                    compiler_options=step_compiler_options())
                             for task in self._eval_tasks]
         self._sync_model()
 

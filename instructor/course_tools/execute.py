@@ -31,7 +31,7 @@ from course_tools import layout
 from course_tools.judge import StopRun, Test, run_judge
 from course_tools.kernel_client import GradingClient, bound_session, bounded_context
 from course_tools.limits import Limits
-from course_tools.sandbox import KERNEL_SETTINGS, Sandbox
+from course_tools.sandbox import KERNEL_SETTINGS, Sandbox, kernel_xla_flags
 from course_lib.testing import ProbeFailed, WireError, decode, encode
 
 PREAMBLE_SECONDS = 120  # the preamble imports numpy, jax, course_lib: not the learner's time
@@ -112,6 +112,9 @@ def kernel_env(extra: dict | None = None) -> dict[str, str]:
     the settings of a sandboxed kernel (sandbox.KERNEL_SETTINGS), then `extra`."""
     env = layout.with_tools_on_path()
     env.update(KERNEL_SETTINGS)
+    flags = kernel_xla_flags(os.environ.get("XLA_FLAGS"))
+    if flags:
+        env["XLA_FLAGS"] = flags
     env.update(extra or {})
     return env
 
