@@ -184,3 +184,39 @@ def test_init_on_a_wrong_signature_raises_the_same_layer_error_as_before():
     with pytest.raises(tl.LayerError) as expected:
         op_by_op_init(tl.Serial(tl.Dense(3), tl.Add()), FEATURES)
     assert str(compiled.value) == str(expected.value)
+
+
+class PrintsItsWeights(tl.Layer):
+    """A learner's layer that prints what it drew, as learners debug their Dense."""
+
+    def init_weights_and_state(self, input_signature):
+        self.weights = random.normal(self.rng, (input_signature.shape[-1],))
+        print("drew", type(self.weights).__name__, np.asarray(self.weights).round(3).tolist()
+              if not isinstance(self.weights, jax.core.Tracer) else "a tracer")
+
+    def forward(self, x):
+        return x * self.weights
+
+
+def test_a_layer_alone_is_initialized_op_by_op_and_its_print_shows_values(capsys):
+    layer = PrintsItsWeights()
+    layer.init(FEATURES)
+    expected = np.asarray(random.normal(random.get_prng(0), (5,))).round(3).tolist()
+    assert capsys.readouterr().out == f"drew ArrayImpl {expected}\n"
+    model = tl.Serial(tl.Dense(5), PrintsItsWeights())       # two layers that make weights: one program
+    model.init(FEATURES)
+    assert capsys.readouterr().out == "drew DynamicJaxprTracer a tracer\n"
+
+
+@pytest.mark.parametrize("name, make, compiled", [
+    ("Dense alone", lambda: tl.Dense(3), False),
+    ("Dense in a Serial with layers without weights", lambda: tl.Serial(tl.Dense(3), tl.Relu(), tl.Serial()), False),
+    ("two Dense", lambda: tl.Serial(tl.Dense(3), tl.Relu(), tl.Dense(2)), True),
+    ("Embedding and Dense", lambda: tl.Serial(tl.Branch(tl.Embedding(50, 8), None), tl.MaskedMean(), tl.Dense(2)), True),
+])
+def test_init_compiles_one_program_only_for_two_or_more_layers_that_make_weights(name, make, compiled, monkeypatch):
+    traced = []
+    real_jit = compiled_init.jax.jit
+    monkeypatch.setattr(compiled_init.jax, "jit", lambda f, *a, **k: (traced.append(f.__name__), real_jit(f, *a, **k))[1])
+    make().init(IDS if name.startswith("Embedding") else FEATURES)
+    assert ("traced_init" in traced) == compiled

@@ -1,7 +1,10 @@
 """`Layer.init` compiled: the whole model's initialization as one `jax.jit` program.
 
 Op by op, every random function compiles its own program for each shape (18 programs, seconds, for
-the capstone's model); traced as one function, the model's initialization compiles once. XLA's
+the capstone's model); traced as one function, the model's initialization compiles once. A model with
+one layer that makes weights (a Dense alone, as tests try on many shapes) is quicker op by op, whose
+draws share their programs across shapes (`fastmath.random`): it is left to op by op, where a print in
+its `init_weights_and_state` shows values, not tracers. XLA's
 algebraic simplifier is left out of that compilation so that the weights are the same bits as op by
 op (it would reassociate `1e-6 * normal(...)` across what were separate programs).
 """
@@ -35,8 +38,13 @@ class _CompiledInit(threading.local):
         self.programs = collections.OrderedDict()   # key -> jax.stages.Compiled, least recent first
 
     def __call__(self, layer, signature, rng) -> bool:
-        """Initializes `layer` with one compiled program; False if it could not be traced."""
+        """Initializes `layer` with one compiled program. False when it did not, and the caller
+        initializes it op by op: it has fewer than two layers that make weights of their own (op by
+        op is quicker there: its draws' programs are shared, `fastmath.random`, where one compiled
+        program would be made for this model alone), or it could not be traced."""
         layers = layer_tree(layer)
+        if sum(makes_its_own_weights(one) for one in layers) < 2:
+            return False
         found = {}
 
         def traced_init(key):
@@ -86,6 +94,14 @@ def layer_tree(layer) -> list:
             found.append(one)
             pending.extend(one._sublayers or ())
     return found
+
+
+def makes_its_own_weights(layer) -> bool:
+    """Whether `layer` has no sublayers and a class that writes its own `init_weights_and_state`
+    (more than the base `Layer`'s, which makes none): a Dense, an Embedding, a learner's own layer."""
+    if layer._sublayers is not None:       # a combinator (its list may be empty)
+        return False
+    return sum("init_weights_and_state" in vars(cls) for cls in type(layer).__mro__) > 1
 
 
 def _leaks_tracers(layers) -> bool:
