@@ -9,6 +9,7 @@ tests that share an expensive fixture kept on one worker.
   compiled programs. Sandboxed grading kernels get none of the host's environment
   (sandbox.kernel_environment); grading's own read-only caches (course_tools.compile_cache) go to
   a folder of this session, `_compile_caches_of_this_session`.
+- The executed labs: one temporary folder for the session, $COURSE_TESTS_SITE_CACHE (see SITE_CACHE).
 - `course_report(line)`: a fixture for tests that report a figure on every run (the visible tests'
   catch ratios, the learner-style solutions' scores). The lines are printed in a "course report"
   section at the end of the run, from the test reports, so that they show under xdist too (a
@@ -33,6 +34,12 @@ REPORT_KEY = "course_report"
 SET_UP_ON_EACH_WORKER = {"assignment", "toy", "released", "two_assignments",
                          "_compile_caches_of_this_session"}
 _created_cache_dir: str | None = None
+# The labs executed once for the session: test_lab_notebooks runs each lab's source through the
+# site's executor (course_tools.website.execute_lab) into this folder, and test_site's build reads
+# them from it, instead of running every lab twice. Both are in one xdist group ("lab-executions"),
+# so that the lab tests, collected first, fill it before the site is built.
+SITE_CACHE = "COURSE_TESTS_SITE_CACHE"
+_created_site_cache: str | None = None
 _report_lines: list[str] = []
 
 
@@ -41,7 +48,7 @@ def _is_xdist_worker() -> bool:
 
 
 def pytest_configure(config):
-    global _created_cache_dir
+    global _created_cache_dir, _created_site_cache
     config.addinivalue_line("markers", "xdist_group(name): run on the same xdist worker as the other "
                                        "tests of the group (--dist loadgroup)")
     if (not _is_xdist_worker() and config.getoption("dist", "no") == "loadgroup"
@@ -59,11 +66,15 @@ def pytest_configure(config):
         # Every program, not only those that took over a second to compile (JAX's default): the
         # tests compile many small ones again and again (each Loop, each exec of a test cell).
         os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+    if SITE_CACHE not in os.environ and not _is_xdist_worker():
+        _created_site_cache = tempfile.mkdtemp(prefix="course-tests-site-cache-")
+        os.environ[SITE_CACHE] = _created_site_cache
 
 
 def pytest_unconfigure(config):
-    if _created_cache_dir:
-        shutil.rmtree(_created_cache_dir, ignore_errors=True)
+    for created in (_created_cache_dir, _created_site_cache):
+        if created:
+            shutil.rmtree(created, ignore_errors=True)
 
 
 def pytest_xdist_auto_num_workers(config):

@@ -10,6 +10,7 @@ The Colab badge and set-up cells that `make release` stamps are checked exactly 
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_tools import labs, layout, release
+from course_tools import labs, layout, release, website
 from course_tools.assignment import Assignment, AssignmentNotFound
 from course_tools.execute import execute_notebook
 
@@ -73,9 +74,13 @@ def test_the_labs_are_in_solutions_labs_and_released_into_notebooks():
 
 
 @lab_sources
+@pytest.mark.xdist_group("lab-executions")
 def test_lab_source_runs_top_to_bottom_without_errors(source, tmp_path):
-    # execute_notebook raises CellExecutionError, naming the cell, if any cell raises.
-    executed = execute_notebook(source, tmp_path, timeout=CELL_TIMEOUT_SECONDS)
+    # The site's executor (a fresh kernel in a temporary folder) raises SiteError, naming the cell,
+    # if any cell raises; it keeps the executed lab in the session's folder (conftest.SITE_CACHE)
+    # for test_site's build. A new folder each session: what it holds ran in this session.
+    cache = Path(os.environ.get("COURSE_TESTS_SITE_CACHE") or tmp_path / "site-cache")
+    executed = website.execute_lab(source, REPO, cache, log=lambda message: None)
 
     assert not [e for cell in executed.cells for e in errors(cell)]
     assert all(cell.get("execution_count") for cell in executed.cells if cell.cell_type == "code"

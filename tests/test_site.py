@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import re
 import shutil
 import subprocess
@@ -27,11 +28,17 @@ ASSIGNMENTS = website.released_assignments(REPO)
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
 
+# With test_lab_notebooks' runs of the labs, on one worker: the site reads the labs they executed
+# into the session's cache (conftest.SITE_CACHE), which they fill first (collected first).
+pytestmark = pytest.mark.xdist_group("lab-executions")
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("website") / "site"
-    process = subprocess.run([sys.executable, "-m", "course_tools.website", str(out), "--course-dir", str(REPO)],
-                             capture_output=True, text=True)
+    cache = os.environ.get("COURSE_TESTS_SITE_CACHE") or str(tmp_path_factory.mktemp("site-cache"))
+    process = subprocess.run([sys.executable, "-m", "course_tools.website", str(out), "--course-dir", str(REPO),
+                              "--cache-dir", cache], capture_output=True, text=True)
     assert process.returncode == 0, process.stderr
     return out
 

@@ -44,7 +44,7 @@ from course_tools.execute import execute_notebook, kernel_env
 CONF_DIR = "website"                 # conf.py and _static/, in the course's folder
 LAB_SOURCES = "solutions/labs"       # the labs with their answers, when the course has them
 CACHE = "build/site-cache"
-CACHE_VERSION = "1"                  # bump when the way a lab is executed changes
+CACHE_VERSION = "2"                  # bump when the way a lab is executed changes
 CELL_TIMEOUT_SECONDS = 120           # a lab runs in under 60 s: a cell past this is a bug
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 
@@ -279,10 +279,12 @@ def main(argv=None) -> int:
     parser.add_argument("out", nargs="?", default="build/site", help="the folder to write the site into "
                                                                      "(replaced; default build/site)")
     parser.add_argument("--course-dir", default=None)
+    parser.add_argument("--cache-dir", default=None, help=f"where executed labs are cached (default: the "
+                                                          f"course's {CACHE})")
     args = parser.parse_args(argv)
     course_dir = Path(args.course_dir) if args.course_dir else layout.course_root()
     try:
-        index = build(course_dir, Path(args.out))
+        index = build(course_dir, Path(args.out), cache_dir=Path(args.cache_dir) if args.cache_dir else None)
     except (SiteError, ValueError) as error:
         print(f"site: {error}", file=sys.stderr)
         return 1
