@@ -10,12 +10,14 @@ target on a 2-core machine is >= 1 / 0.65, i.e. `time_ratio_2_to_1_workers` <= 0
 (kernel start, grader's preamble, the notebook's own cells, the tests: probes and judges), in
 seconds, as the grader records it in each result ("seconds").
 
-`per_submission`: for each graded assignment, its reference solution graded alone, with the kernels'
-JAX compilation cache (course_tools.compile_cache) and without it (COURSE_GRADE_COMPILE_CACHE=0, the
-baseline), alternating which goes first, in one grader process that has graded it once already (as a
-worker of `make autograde` has): each side's median seconds and breakdown, and `ratio` = with / without.
+`per_submission`: for each graded assignment, its reference solution graded alone, in one grader
+process that has graded it once already (as a worker of `make autograde` has), on three sides in a
+rotating order: `baseline` (no compilation cache, XLA's default compiling: today's grader before
+this work), `cache_only` (the kernels' JAX compilation cache, course_tools.compile_cache) and `now`
+(the cache and the kernels' fast compiling, sandbox.FAST_COMPILE). Each side's median seconds and
+breakdown; `ratio` = now / baseline, `ratio_cache_only` = cache_only / baseline.
 `first_grading_seconds`: the first grading, which fills the cache when its release has none yet (once per
-release and JAX version), counted in neither side.
+release and JAX version), counted in no side.
 `BENCH_GRADING_CLASS=0` skips the class of 30 (over half an hour on 2 cores).
 """
 from __future__ import annotations
@@ -77,42 +79,54 @@ def grade_class(submitted: Path, workdir: Path, jobs: int) -> float:
 ASSIGNMENTS = ("layers", "training", "tweet_sentiment")
 
 
+def sides() -> dict:
+    """Each side's grading switches (see above)."""
+    from course_tools import compile_cache, sandbox
+    return {"baseline": {compile_cache.SWITCH: "0", sandbox.FAST_COMPILE_SWITCH: "0"},
+            "cache_only": {sandbox.FAST_COMPILE_SWITCH: "0"},
+            "now": {}}
+
+
 def per_submission(assignment_name: str, repeats: int) -> dict:
-    """Seconds to grade the reference solution, with the compilation cache and without (see above)."""
-    from course_tools import compile_cache
+    """Seconds to grade the reference solution on each side (see above)."""
     from course_tools.assignment import Assignment
     from course_tools.grade import grade_notebook
 
-    def grade(cache: bool, path: Path) -> dict:
-        previous = os.environ.get(compile_cache.SWITCH)
-        if not cache:
-            os.environ[compile_cache.SWITCH] = "0"
+    settings = sides()
+
+    def grade(switches: dict, path: Path) -> dict:
+        names = set(settings["baseline"])
+        previous = {name: os.environ.pop(name, None) for name in names}
+        os.environ.update(switches)
         try:
             start = time.perf_counter()
             result = grade_notebook(path, Assignment(assignment_name, ROOT))
             seconds = time.perf_counter() - start
         finally:
-            os.environ.pop(compile_cache.SWITCH, None)
-            if previous is not None:
-                os.environ[compile_cache.SWITCH] = previous
+            for name in names:
+                os.environ.pop(name, None)
+                if previous[name] is not None:
+                    os.environ[name] = previous[name]
         assert result["score"] == result["max_score"], f"{assignment_name}: {result['score']} of {result['max_score']}"
         return {"seconds": seconds, **result["seconds"]}
 
-    sides = {"without_cache": [], "with_cache": []}
+    runs_of = {side: [] for side in settings}
     with tempfile.TemporaryDirectory() as folder:
         source = Assignment(assignment_name, ROOT)
         path = Path(folder) / f"{source.notebook_names[0]}.ipynb"
         nbformat.write(source.sources[source.notebook_names[0]], path)
         start = time.perf_counter()
-        grade(True, path)                         # fills the cache if need be, and warms this process
+        grade(settings["now"], path)                  # fills the cache if need be, and warms this process
         fill = time.perf_counter() - start
         for repeat in range(repeats):
-            for cache in ((False, True) if repeat % 2 == 0 else (True, False)):
-                sides["with_cache" if cache else "without_cache"].append(grade(cache, path))
+            order = list(settings)[repeat % 3:] + list(settings)[:repeat % 3]   # rotate the order
+            for side in order:
+                runs_of[side].append(grade(settings[side], path))
     medians = {side: {what: statistics.median(run[what] for run in runs) for what in runs[0]}
-               for side, runs in sides.items()}
-    return {**medians, "ratio": medians["with_cache"]["seconds"] / medians["without_cache"]["seconds"],
-            "first_grading_seconds": fill, "runs": sides}
+               for side, runs in runs_of.items()}
+    return {**medians, "ratio": medians["now"]["seconds"] / medians["baseline"]["seconds"],
+            "ratio_cache_only": medians["cache_only"]["seconds"] / medians["baseline"]["seconds"],
+            "first_grading_seconds": fill, "runs": runs_of}
 
 
 def run(repeats: int = 2, assignment: str = "layers") -> dict:

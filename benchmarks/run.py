@@ -76,11 +76,12 @@ def table(results: dict) -> str:
     if "grading" in results:
         r = results["grading"]
         for name, sides in r.get("per_submission", {}).items():
-            for side in ("without_cache", "with_cache"):
+            for side in ("baseline", "cache_only", "now"):
                 row(f"grading {name}, {side.replace('_', ' ')}", sides[side]["seconds"], "s")
                 row("  kernel start, preamble", sides[side]["kernel_start"] + sides[side]["preamble"], "s")
                 row("  cells, tests", sides[side]["cells"], f"s, {sides[side]['tests']:.4g} s")
-            row(f"grading {name}, ratio with / without", sides["ratio"])
+            row(f"grading {name}, now / baseline", sides["ratio"], "x")
+            row(f"grading {name}, cache only / baseline", sides["ratio_cache_only"], "x")
     if "grading" in results and "assignment" in results["grading"]:
         r = results["grading"]
         row(f"grading ({r['assignment']}), per submission", r["seconds_per_submission"], "s")

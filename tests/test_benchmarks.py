@@ -136,3 +136,31 @@ def test_end_to_end_is_an_error_when_a_run_misses_the_target(monkeypatch):
                         lambda *args, **kwargs: subprocess.CompletedProcess(args, 0, stdout=missed + "\n"))
     with pytest.raises(RuntimeError, match="short of the target"):
         end_to_end.run(repeats=1)
+
+
+def test_grading_per_submission_grades_each_side_with_its_switches_and_reports_the_ratios(monkeypatch):
+    import os
+    from collections import Counter
+
+    from benchmarks import grading, run
+    from course_tools import compile_cache, grade, sandbox
+
+    seconds_of = {("0", "0"): 10.0, (None, "0"): 8.0, (None, None): 5.0}   # (cache switch, fast-compile switch)
+    seen = []
+
+    def fake_grade_notebook(path, assignment):
+        switches = (os.environ.get(compile_cache.SWITCH), os.environ.get(sandbox.FAST_COMPILE_SWITCH))
+        seen.append(switches)
+        return {"score": 3.0, "max_score": 3.0,
+                "seconds": {"kernel_start": 0.5, "preamble": 0.1, "cells": 1.0, "tests": seconds_of[switches]}}
+
+    monkeypatch.setattr(grade, "grade_notebook", fake_grade_notebook)
+    monkeypatch.delenv(compile_cache.SWITCH, raising=False)
+    monkeypatch.setenv(sandbox.FAST_COMPILE_SWITCH, "1")        # the caller's own setting comes back afterwards
+    result = grading.per_submission("layers", repeats=3)
+    assert seen[0] == (None, None) and Counter(seen[1:]) == Counter(list(seconds_of) * 3)
+    assert seen[1:4] != seen[4:7], "the order of the sides rotates"
+    assert result["now"]["tests"] == 5.0 and result["baseline"]["tests"] == 10.0
+    assert os.environ[sandbox.FAST_COMPILE_SWITCH] == "1" and compile_cache.SWITCH not in os.environ
+    table = run.table({"grading": {"per_submission": {"layers": result}}})
+    assert "grading layers, now / baseline" in table and "grading layers, cache only / baseline" in table
