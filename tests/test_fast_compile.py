@@ -4,6 +4,9 @@ import os
 import subprocess
 import sys
 
+import nbformat
+import pytest
+
 from course_lib.fastmath import compiling
 from course_tools import execute, sandbox
 
@@ -58,22 +61,34 @@ def test_step_compiler_options_restore_xlas_defaults_only_for_what_xla_flags_low
                                                  "xla_cpu_use_fusion_emitters": True}
 
 
-def test_grading_kernels_compile_fast_and_keep_the_graders_own_xla_flags(monkeypatch):
+_SHOW_FLAGS = "import os; print('XLA_FLAGS=' + repr(os.environ.get('XLA_FLAGS')))"
+
+
+def _flags_in_grading_kernel(sandboxed: bool) -> str | None:
+    """XLA_FLAGS as a grading kernel sees them (a cell that fails with them as its message)."""
+    run = execute.run_cells(["import os\nraise RuntimeError(repr(os.environ.get('XLA_FLAGS')))"], sandboxed=sandboxed)
+    return eval(run.errors[0].removeprefix("RuntimeError: "))
+
+
+@pytest.mark.parametrize("sandboxed", [True, False], ids=["sandboxed", "unsafe"])
+def test_grading_kernels_compile_fast_and_keep_the_graders_own_xla_flags(sandboxed, monkeypatch):
     monkeypatch.delenv(sandbox.FAST_COMPILE_SWITCH, raising=False)
     monkeypatch.delenv("XLA_FLAGS", raising=False)
-    for env in (execute.kernel_env(), sandbox.kernel_environment(None)):
-        assert env["XLA_FLAGS"] == sandbox.FAST_COMPILE
+    assert _flags_in_grading_kernel(sandboxed) == sandbox.FAST_COMPILE
     monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
-    for env in (execute.kernel_env(), sandbox.kernel_environment(None)):
-        # the grader's own flags come last: where both name a flag, XLA takes the last one
-        assert env["XLA_FLAGS"] == sandbox.FAST_COMPILE + " --xla_cpu_multi_thread_eigen=false"
-
-
-def test_the_switch_leaves_xlas_defaults_in_grading_kernels(monkeypatch):
+    # the grader's own flags come last: where both name a flag, XLA takes the last one
+    assert _flags_in_grading_kernel(sandboxed) == sandbox.FAST_COMPILE + " --xla_cpu_multi_thread_eigen=false"
     monkeypatch.setenv(sandbox.FAST_COMPILE_SWITCH, "0")
-    monkeypatch.delenv("XLA_FLAGS", raising=False)
-    for env in (execute.kernel_env(), sandbox.kernel_environment(None)):
-        assert "XLA_FLAGS" not in env
+    assert _flags_in_grading_kernel(sandboxed) == "--xla_cpu_multi_thread_eigen=false"
+    monkeypatch.delenv("XLA_FLAGS")
+    assert _flags_in_grading_kernel(sandboxed) is None
+
+
+def test_a_notebook_run_to_be_shown_compiles_as_a_learners_does(tmp_path, monkeypatch):
+    # A lab, the site's pages, make course's reference run: XLA's defaults, or the host's own flags.
+    monkeypatch.delenv(sandbox.FAST_COMPILE_SWITCH, raising=False)
     monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
-    for env in (execute.kernel_env(), sandbox.kernel_environment(None)):
-        assert env["XLA_FLAGS"] == "--xla_cpu_multi_thread_eigen=false"
+    path = tmp_path / "shown.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(_SHOW_FLAGS)]), path)
+    executed = execute.execute_notebook(path, tmp_path)
+    assert executed.cells[0].outputs[0]["text"].strip() == "XLA_FLAGS='--xla_cpu_multi_thread_eigen=false'"

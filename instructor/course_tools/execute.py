@@ -31,7 +31,7 @@ from course_tools import layout
 from course_tools.judge import StopRun, Test, run_judge
 from course_tools.kernel_client import GradingClient, bound_session, bounded_context
 from course_tools.limits import Limits
-from course_tools.sandbox import KERNEL_SETTINGS, Sandbox, kernel_xla_flags
+from course_tools.sandbox import KERNEL_SETTINGS, Sandbox, fast_compile_settings
 from course_lib.testing import ProbeFailed, WireError, decode, encode
 
 PREAMBLE_SECONDS = 120  # the preamble imports numpy, jax, course_lib: not the learner's time
@@ -112,9 +112,6 @@ def kernel_env(extra: dict | None = None) -> dict[str, str]:
     the settings of a sandboxed kernel (sandbox.KERNEL_SETTINGS), then `extra`."""
     env = layout.with_tools_on_path()
     env.update(KERNEL_SETTINGS)
-    flags = kernel_xla_flags(os.environ.get("XLA_FLAGS"))
-    if flags:
-        env["XLA_FLAGS"] = flags
     env.update(extra or {})
     return env
 
@@ -166,7 +163,8 @@ def run_cells(sources: list[str], tests: dict[int, Test] | None = None, imports:
         with tempfile.TemporaryDirectory(prefix="course-grade-") as scratch:
             km = AsyncKernelManager(kernel_name="python3", context=context)
             client = GradingClient(notebook, limits, own_budget, km=km)
-            env = kernel_env({"COURSE_DATA_DIR": str(data_dir)} if data_dir else None)
+            data = {"COURSE_DATA_DIR": str(data_dir)} if data_dir else {}
+            env = kernel_env({**fast_compile_settings(), **data})
             return _Runner(client, cells, tests, imports, limits, token).run(Path(scratch), env)
     finally:
         context.destroy(linger=0)

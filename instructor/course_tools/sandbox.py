@@ -73,10 +73,13 @@ FAST_COMPILE = "--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters
 FAST_COMPILE_SWITCH = "COURSE_GRADE_FAST_COMPILE"
 
 
-def kernel_xla_flags(host_flags: str | None) -> str | None:
-    """A grading kernel's XLA_FLAGS: FAST_COMPILE (unless switched off), then `host_flags`."""
+def fast_compile_settings() -> dict[str, str]:
+    """A grading kernel's XLA_FLAGS: FAST_COMPILE (unless switched off), then the grader's own; {}
+    when there are none. Only grading kernels get them: a notebook run to be shown (a lab, the site,
+    `make course`'s reference run) compiles as a learner's does."""
     ours = FAST_COMPILE if os.environ.get(FAST_COMPILE_SWITCH, "1") != "0" else ""
-    return " ".join(part for part in (ours, host_flags or "") if part) or None
+    flags = " ".join(part for part in (ours, os.environ.get("XLA_FLAGS", "")) if part)
+    return {"XLA_FLAGS": flags} if flags else {}
 
 
 class SandboxUnavailable(RuntimeError):
@@ -294,9 +297,7 @@ def kernel_environment(data_dir, compile_cache: bool = False) -> dict[str, str]:
     if data_dir is not None:
         env["COURSE_DATA_DIR"] = str(Path(data_dir).resolve())
     env.update({name: os.environ[name] for name in PASSED_THROUGH if name in os.environ})
-    flags = kernel_xla_flags(os.environ.get("XLA_FLAGS"))
-    if flags:
-        env["XLA_FLAGS"] = flags
+    env.update(fast_compile_settings())
     if compile_cache:
         env.update(compile_cache_module.READ_ONLY_SETTINGS)
     return env

@@ -44,7 +44,7 @@ from course_tools.execute import execute_notebook, kernel_env
 CONF_DIR = "website"                 # conf.py and _static/, in the course's folder
 LAB_SOURCES = "solutions/labs"       # the labs with their answers, when the course has them
 CACHE = "build/site-cache"
-CACHE_VERSION = "2"                  # bump when the way a lab is executed changes
+CACHE_VERSION = "1"                  # bump when the way a lab is executed changes
 CELL_TIMEOUT_SECONDS = 120           # a lab runs in under 60 s: a cell past this is a bug
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 
