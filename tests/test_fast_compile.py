@@ -1,5 +1,6 @@
 """Grading kernels compile fast (XLA_FLAGS: course_tools.sandbox.FAST_COMPILE), while course_lib's
 training and evaluation steps still compile with XLA's defaults (course_lib.fastmath.compiling)."""
+import ast
 import os
 import subprocess
 import sys
@@ -67,7 +68,7 @@ _SHOW_FLAGS = "import os; print('XLA_FLAGS=' + repr(os.environ.get('XLA_FLAGS'))
 def _flags_in_grading_kernel(sandboxed: bool) -> str | None:
     """XLA_FLAGS as a grading kernel sees them (a cell that fails with them as its message)."""
     run = execute.run_cells(["import os\nraise RuntimeError(repr(os.environ.get('XLA_FLAGS')))"], sandboxed=sandboxed)
-    return eval(run.errors[0].removeprefix("RuntimeError: "))
+    return ast.literal_eval(run.errors[0].removeprefix("RuntimeError: "))
 
 
 @pytest.mark.parametrize("sandboxed", [True, False], ids=["sandboxed", "unsafe"])

@@ -107,16 +107,17 @@ class Loop:
         self._weights = self._replicate(weights)
         self._slots = self._replicate(slots)
         replicated, split = self._replicated, self._split_batch
+        options = step_compiler_options()    # XLA's defaults even where XLA_FLAGS asks for fast compiling
         # Batches go in as NumPy arrays: jit splits them over the devices as it transfers them.
         # The hyperparameters are constants of the compiled step: XLA folds them into its arithmetic.
         self._train_step = jax.jit(_make_train_step(model, self._task.loss_layer, optimizer,
                                                     random_seed),
                                    donate_argnums=(0, 1, 2), out_shardings=replicated,
                                    in_shardings=(replicated, replicated, replicated, split),
-                                   compiler_options=step_compiler_options())
+                                   compiler_options=options)
         self._eval_steps = [jax.jit(_make_eval_step(self._eval_model, task.metrics),
                                     in_shardings=(replicated, split), out_shardings=replicated,
-                                    compiler_options=step_compiler_options())
+                                    compiler_options=options)
                             for task in self._eval_tasks]
         self._sync_model()
 
