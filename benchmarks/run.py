@@ -20,11 +20,13 @@ from pathlib import Path
 
 os.environ.setdefault("TQDM_DISABLE", "1")  # tqdm reads it when first imported: before course_lib is
 
-from benchmarks import end_to_end, grading, install_size, notebooks, preprocess, train_step  # noqa: E402
+from benchmarks import (end_to_end, grading, grading_before, install_size, notebooks, preprocess,  # noqa: E402
+                        train_step)
 from benchmarks.common import ROOT  # noqa: E402
 
 BENCHMARKS = {"train_step": train_step, "end_to_end": end_to_end, "preprocess": preprocess,
-              "notebooks": notebooks, "grading": grading, "install_size": install_size}
+              "notebooks": notebooks, "grading": grading, "grading_before": grading_before,
+              "install_size": install_size}
 
 
 def machine() -> dict:
@@ -82,6 +84,12 @@ def table(results: dict) -> str:
                 row("  cells, tests", sides[side]["cells"], f"s, {sides[side]['tests']:.4g} s")
             row(f"grading {name}, now / baseline", sides["ratio"], "x")
             row(f"grading {name}, cache only / baseline", sides["ratio_cache_only"], "x")
+    if "grading_before" in results:
+        for name, sides in results["grading_before"]["per_submission"].items():
+            for side in ("before", "now", "now_on_before_notebook"):
+                row(f"grading {name}, {side.replace('_', ' ')}", sides[side]["seconds"], "s")
+            row(f"grading {name}, now / before", sides["ratio"], "x")
+            row(f"grading {name}, same notebook / before", sides["ratio_same_notebook"], "x")
     if "grading" in results and "assignment" in results["grading"]:
         r = results["grading"]
         row(f"grading ({r['assignment']}), per submission", r["seconds_per_submission"], "s")

@@ -164,3 +164,42 @@ def test_grading_per_submission_grades_each_side_with_its_switches_and_reports_t
     assert os.environ[sandbox.FAST_COMPILE_SWITCH] == "1" and compile_cache.SWITCH not in os.environ
     table = run.table({"grading": {"per_submission": {"layers": result}}})
     assert "grading layers, now / baseline" in table and "grading layers, cache only / baseline" in table
+
+
+def test_grading_before_is_skipped_with_the_reason_without_an_old_checkout(monkeypatch, tmp_path):
+    from benchmarks import grading_before
+    monkeypatch.delenv(grading_before.SWITCH, raising=False)
+    assert grading_before.SWITCH in grading_before.run(repeats=1)["skipped"]
+    monkeypatch.setenv(grading_before.SWITCH, str(tmp_path))
+    assert "make setup" in grading_before.run(repeats=1)["skipped"]
+
+
+def test_grading_before_takes_turns_between_the_old_and_new_graders_and_reports_both_ratios(monkeypatch, tmp_path):
+    from benchmarks import grading_before, run
+    before = tmp_path / "old"
+    (before / ".venv" / "bin").mkdir(parents=True)
+    (before / ".venv" / "bin" / "python").symlink_to(sys.executable)
+    turns = tmp_path / "turns.log"
+    # A stand-in for each grader: its seconds say which Python and which course it was started with.
+    fake_worker = f'''
+import json, sys
+old_python, old_course = sys.executable.startswith({str(before)!r}), sys.argv[1] == {str(before)!r}
+side = "before" if old_python and old_course else "now_on_before_notebook" if old_course else "now"
+seconds = {{"before": 10.0, "now": 4.0, "now_on_before_notebook": 6.0}}[side]
+for line in sys.stdin:
+    with open({str(turns)!r}, "a") as log:
+        log.write(side + "\\n")
+    print(json.dumps({{"seconds": seconds, "score": 2.0, "max_score": 2.0, "tests": seconds / 2}}), flush=True)
+'''
+    monkeypatch.setattr(grading_before, "_WORKER", fake_worker)
+    monkeypatch.setattr(grading_before, "ASSIGNMENTS", ("layers",))
+    monkeypatch.setenv(grading_before.SWITCH, str(before))
+    result = grading_before.run(repeats=3)
+    layers = result["per_submission"]["layers"]
+    assert layers["before"]["seconds"] == 10.0 and layers["now"]["tests"] == 2.0
+    assert layers["ratio"] == 0.4 and layers["ratio_same_notebook"] == 0.6
+    sides = turns.read_text().split()
+    assert sorted(sides[:3]) == ["before", "now", "now_on_before_notebook"], "each grader warms up first"
+    assert len(sides) == 12 and sides[3:6] != sides[6:9], "then they take turns, in a rotating order"
+    table = run.table({"grading_before": result})
+    assert "grading layers, now / before" in table and "grading layers, same notebook / before" in table
