@@ -4,6 +4,8 @@ Shapes use `dtype[dims]`; `...` means any leading dimensions (usually the batch)
 """
 from __future__ import annotations
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 
@@ -111,14 +113,18 @@ def MaskedMean(axis: int = 1, pad_id: int = 0) -> Layer:
 
     `axis` is the sequence axis of `embeddings` (1) and the last axis of `ids`. No weights.
     """
-    def masked_mean(embeddings, ids):
-        mask = (ids != pad_id).astype(embeddings.dtype)
-        mask = jnp.expand_dims(mask, -1) if embeddings.ndim == mask.ndim + 1 else mask
-        total = jnp.sum(embeddings * mask, axis=axis)
-        count = jnp.maximum(jnp.sum(mask, axis=axis), 1)
-        return total / count
+    return Fn("MaskedMean", lambda embeddings, ids: _masked_mean(embeddings, ids, axis, pad_id))
 
-    return Fn("MaskedMean", masked_mean)
+
+# Compiled with jax.jit: run eagerly (model(x) outside a training step), it is one XLA program per
+# shape instead of one per operation; inside a jitted step it is inlined as before.
+@partial(jax.jit, static_argnums=(2, 3))
+def _masked_mean(embeddings, ids, axis, pad_id):
+    mask = (ids != pad_id).astype(embeddings.dtype)
+    mask = jnp.expand_dims(mask, -1) if embeddings.ndim == mask.ndim + 1 else mask
+    total = jnp.sum(embeddings * mask, axis=axis)
+    count = jnp.maximum(jnp.sum(mask, axis=axis), 1)
+    return total / count
 
 
 def Relu() -> Layer:
@@ -137,21 +143,25 @@ def Tanh() -> Layer:
 
 
 def Softmax(axis: int = -1) -> Layer:
-    """exp(z_i) / sum_j exp(z_j) along `axis`: float32[..., n] -> float32[..., n], rows sum to 1."""
-    return Fn("Softmax", lambda x: jnp.exp(_log_softmax(x, axis)))
+    """exp(z_i) / sum_j exp(z_j) along `axis`: float32[..., n] -> float32[..., n], rows sum to 1.
+
+    `jax.nn.softmax`: it subtracts the largest z first, so exp never overflows.
+    """
+    return Fn("Softmax", lambda x: _softmax(x, axis))
+
+
+@partial(jax.jit, static_argnums=1)   # one program per shape, as _masked_mean above and jax.nn.log_softmax
+def _softmax(x, axis):
+    return jax.nn.softmax(x, axis=axis)
 
 
 def LogSoftmax(axis: int = -1) -> Layer:
     """log(softmax(z)) = z - logsumexp(z) along `axis`: float32[..., n] -> float32[..., n].
 
-    Computed as z - logsumexp(z), which stays finite where log(softmax(z)) would
-    underflow to log(0).
+    `jax.nn.log_softmax`, which computes z - logsumexp(z) (the largest z subtracted first): it
+    stays finite where log(softmax(z)) would underflow to log(0).
     """
-    return Fn("LogSoftmax", lambda x: _log_softmax(x, axis))
-
-
-def _log_softmax(x, axis):
-    return x - jax.scipy.special.logsumexp(x, axis=axis, keepdims=True)
+    return Fn("LogSoftmax", lambda x: jax.nn.log_softmax(x, axis=axis))
 
 
 class Dropout(Layer):

@@ -11,7 +11,6 @@ import jax
 import jax.numpy as jnp
 
 from course_lib.layers.base import Fn, Layer
-from course_lib.layers.core import _log_softmax
 
 
 def CrossEntropyLoss() -> Layer:
@@ -30,7 +29,7 @@ def WeightedCategoryCrossEntropy() -> Layer:
     On log-probabilities it equals `CrossEntropyLoss`, since log-softmax leaves them unchanged.
     """
     def f(logits, targets, weights):
-        return _weighted_mean(_negative_log_likelihood(_log_softmax(logits, -1), targets), weights)
+        return _weighted_mean(_negative_log_likelihood(jax.nn.log_softmax(logits, axis=-1), targets), weights)
     return Fn("WeightedCategoryCrossEntropy", f)
 
 
