@@ -11,20 +11,22 @@ import pytest
 from course_lib.fastmath import compiling
 from course_tools import execute, sandbox
 
-# Trains a small model for 20 steps from fixed weights; prints a hash of the trained weights' bits.
-# With "unoptimized", the steps compile as XLA_FLAGS says (course_lib's override switched off).
+# Trains a model of Embedding(vocab_size, 16) (argv[1]) for 20 steps from fixed weights; prints a hash of
+# the trained weights' bits. With "unoptimized", the steps compile as XLA_FLAGS says (course_lib's
+# override switched off).
 _TRAIN = r'''
 import hashlib, sys
 import jax, numpy as np
 import course_lib.training.loop as loop_module
 from course_lib import layers as tl, optimizers, shapes, training
-if sys.argv[1:] == ["unoptimized"]:
-    loop_module.step_compiler_options = lambda: None
+vocab_size = int(sys.argv[1])
+if sys.argv[2:] == ["unoptimized"]:
+    loop_module.step_compiler_options = lambda *args, **kwargs: None
 rng = np.random.default_rng(0)
 def batches():
     while True:
-        yield rng.integers(1, 50, (8, 7)), rng.integers(0, 2, 8), np.ones(8, np.float32)
-model = tl.Serial(tl.Embedding(50, 16), tl.Mean(axis=1), tl.Dense(2), tl.LogSoftmax())
+        yield rng.integers(1, vocab_size, (8, 7)), rng.integers(0, 2, 8), np.ones(8, np.float32)
+model = tl.Serial(tl.Embedding(vocab_size, 16), tl.Mean(axis=1), tl.Dense(2), tl.LogSoftmax())
 model.init(shapes.signature(np.zeros((8, 7), np.int32)))
 start = np.random.default_rng(1)
 model.weights = jax.tree_util.tree_map(lambda w: (0.1 * start.normal(size=w.shape)).astype(np.float32), model.weights)
@@ -42,12 +44,22 @@ def _trained_weights_hash(xla_flags: str | None, *args: str) -> str:
     return done.stdout.split()[-1]
 
 
+BIG, TINY = "100", "50"   # Embedding(100, 16): 1,634 weights with the Dense; Embedding(50, 16): 834
+assert 50 * 16 + 34 < compiling.SMALL_MODEL_WEIGHTS <= 100 * 16 + 34
+
+
 def test_under_the_grading_kernels_flags_training_computes_the_same_bits_as_with_xlas_defaults():
-    defaults = _trained_weights_hash(None)
-    assert _trained_weights_hash(sandbox.FAST_COMPILE) == defaults
+    defaults = _trained_weights_hash(None, BIG)
+    assert _trained_weights_hash(sandbox.FAST_COMPILE, BIG) == defaults
     # The premise: a step compiled as FAST_COMPILE says gives other bits, so the override is what
     # makes them equal (and what keeps the steps fast: they run thousands of times).
-    assert _trained_weights_hash(sandbox.FAST_COMPILE, "unoptimized") != defaults
+    assert _trained_weights_hash(sandbox.FAST_COMPILE, BIG, "unoptimized") != defaults
+
+
+def test_a_tiny_models_steps_compile_as_the_grading_kernels_flags_say():
+    fast = _trained_weights_hash(sandbox.FAST_COMPILE, TINY)
+    assert fast == _trained_weights_hash(sandbox.FAST_COMPILE, TINY, "unoptimized")
+    assert fast != _trained_weights_hash(None, TINY), "the premise: XLA's defaults give other bits"
 
 
 def test_step_compiler_options_restore_xlas_defaults_only_for_what_xla_flags_lowers(monkeypatch):
@@ -60,6 +72,8 @@ def test_step_compiler_options_restore_xlas_defaults_only_for_what_xla_flags_low
     monkeypatch.setenv("XLA_FLAGS", sandbox.FAST_COMPILE)
     assert compiling.step_compiler_options() == {"xla_backend_optimization_level": 3,
                                                  "xla_cpu_use_fusion_emitters": True}
+    assert compiling.step_compiler_options(compiling.SMALL_MODEL_WEIGHTS) == compiling.step_compiler_options()
+    assert compiling.step_compiler_options(compiling.SMALL_MODEL_WEIGHTS - 1) is None
 
 
 _SHOW_FLAGS = "import os; print('XLA_FLAGS=' + repr(os.environ.get('XLA_FLAGS')))"

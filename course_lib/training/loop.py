@@ -107,7 +107,8 @@ class Loop:
         self._weights = self._replicate(weights)
         self._slots = self._replicate(slots)
         replicated, split = self._replicated, self._split_batch
-        options = step_compiler_options()    # XLA's defaults even where XLA_FLAGS asks for fast compiling
+        # XLA's defaults even where XLA_FLAGS asks for fast compiling, unless the model is tiny.
+        options = step_compiler_options(_count_weights(weights))
         # Batches go in as NumPy arrays: jit splits them over the devices as it transfers them.
         # The hyperparameters are constants of the compiled step: XLA folds them into its arithmetic.
         self._train_step = jax.jit(_make_train_step(model, self._task.loss_layer, optimizer,
@@ -161,8 +162,7 @@ class Loop:
         self._weights = self._replicate(self._weights)
         step = _copy_to(np.int32(self._step), self._replicated)  # counted on the devices
         if self._step == 0:
-            n_weights = sum(int(np.prod(w.shape)) for w in jax.tree_util.tree_leaves(self._weights))
-            self._log(1, f"Total number of trainable weights: {n_weights}")
+            self._log(1, f"Total number of trainable weights: {_count_weights(self._weights)}")
         losses, started = [], time.perf_counter()
         with tqdm(total=n_steps, desc="Training", unit="step") as bar:
             for _ in range(n_steps):
@@ -266,6 +266,11 @@ def _initial_slots(optimizer, weights):
         return jax.jit(optimizer.tree_init)(weights)
     except Exception:  # noqa: BLE001 -- e.g. a ConcretizationTypeError: the same work, op by op
         return optimizer.tree_init(weights)
+
+
+def _count_weights(weights) -> int:
+    """How many numbers the arrays of a weights pytree hold."""
+    return sum(int(np.prod(np.shape(w))) for w in jax.tree_util.tree_leaves(weights))
 
 
 def _copy_to(tree, sharding):
