@@ -79,6 +79,19 @@ def grade_class(submitted: Path, workdir: Path, jobs: int) -> float:
 ASSIGNMENTS = ("layers", "training", "tweet_sentiment")
 
 
+def rotated(names: list, repeat: int) -> list:
+    """`names` starting at the `repeat`-th (modulo their number): each repeat grades them in another order."""
+    start = repeat % len(names)
+    return names[start:] + names[:start]
+
+
+def medians(runs_of: dict) -> dict:
+    """For each side, the median of each number its runs recorded (score and max_score left out)."""
+    return {side: {what: statistics.median(run[what] for run in runs) for what in runs[0]
+                   if what not in ("score", "max_score")}
+            for side, runs in runs_of.items()}
+
+
 def sides() -> dict:
     """Each side's grading switches (see above)."""
     from course_tools import compile_cache, sandbox
@@ -119,13 +132,11 @@ def per_submission(assignment_name: str, repeats: int) -> dict:
         grade(settings["now"], path)                  # fills the cache if need be, and warms this process
         fill = time.perf_counter() - start
         for repeat in range(repeats):
-            order = list(settings)[repeat % 3:] + list(settings)[:repeat % 3]   # rotate the order
-            for side in order:
+            for side in rotated(list(settings), repeat):
                 runs_of[side].append(grade(settings[side], path))
-    medians = {side: {what: statistics.median(run[what] for run in runs) for what in runs[0]}
-               for side, runs in runs_of.items()}
-    return {**medians, "ratio": medians["now"]["seconds"] / medians["baseline"]["seconds"],
-            "ratio_cache_only": medians["cache_only"]["seconds"] / medians["baseline"]["seconds"],
+    median = medians(runs_of)
+    return {**median, "ratio": median["now"]["seconds"] / median["baseline"]["seconds"],
+            "ratio_cache_only": median["cache_only"]["seconds"] / median["baseline"]["seconds"],
             "first_grading_seconds": fill, "runs": runs_of}
 
 

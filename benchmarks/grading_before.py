@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import subprocess
 import sys
 from pathlib import Path
 
 from benchmarks.common import ROOT
-from benchmarks.grading import ASSIGNMENTS
+from benchmarks.grading import ASSIGNMENTS, medians, rotated
 
 SWITCH = "BENCH_BEFORE"
 
@@ -96,17 +95,14 @@ def per_assignment(name: str, before: Path, repeats: int) -> dict:
             grader.grade()                             # fills its cache, if it has one, and warms it
         runs = {side: [] for side in graders}
         for repeat in range(repeats):
-            order = list(graders)[repeat % 3:] + list(graders)[:repeat % 3]   # rotate the order
-            for side in order:
+            for side in rotated(list(graders), repeat):
                 runs[side].append(graders[side].grade())
     finally:
         for grader in graders.values():
             grader.close()
-    medians = {side: {what: statistics.median(run[what] for run in side_runs)
-                      for what in side_runs[0] if what not in ("score", "max_score")}
-               for side, side_runs in runs.items()}
-    return {**medians, "ratio": medians["now"]["seconds"] / medians["before"]["seconds"],
-            "ratio_same_notebook": medians["now_on_before_notebook"]["seconds"] / medians["before"]["seconds"],
+    median = medians(runs)
+    return {**median, "ratio": median["now"]["seconds"] / median["before"]["seconds"],
+            "ratio_same_notebook": median["now_on_before_notebook"]["seconds"] / median["before"]["seconds"],
             "runs": runs}
 
 

@@ -200,21 +200,18 @@ def test_log_softmax_stays_finite_for_large_inputs():
 def test_log_softmax_softmax_and_masked_mean_compile_one_program_per_shape_when_run_eagerly():
     """model(x) outside a training step (a notebook's predictions, a test's probe): each of these
     layers compiles one XLA program for a new shape, not one per operation (about 12 for log-softmax)."""
-    from jax import monitoring
-    counting, compiles = [False], []
-    monitoring.register_event_duration_secs_listener(
-        lambda event, seconds, **kwargs: compiles.append(event)
-        if counting[0] and event == "/jax/core/compile/backend_compile_duration" else None)
+    from benchmarks.common import CompileCounter
+    counter = CompileCounter()
     logits = np.random.default_rng(0).normal(size=(3, 11)).astype(np.float32)     # shapes no other test uses
     embeddings = np.random.default_rng(1).normal(size=(2, 13, 5)).astype(np.float32)
     ids = np.array([[4] * 9 + [0] * 4, [7] * 13], np.int32)
     calls = {"LogSoftmax": lambda: tl.LogSoftmax()(logits), "Softmax": lambda: tl.Softmax()(logits),
              "MaskedMean": lambda: tl.MaskedMean()((embeddings, ids))}
     for name, call in calls.items():
-        counting[0], compiles[:] = True, []
+        counter.count, counter.on = 0, True
         result = call()
-        counting[0] = False
-        assert len(compiles) == 1, f"{name} compiled {len(compiles)} programs for one new shape"
+        counter.on = False
+        assert counter.count == 1, f"{name} compiled {counter.count} programs for one new shape"
     np.testing.assert_allclose(result[0], embeddings[0, :9].mean(axis=0), rtol=1e-6)   # the padding ignored
     np.testing.assert_allclose(tl.LogSoftmax()(logits), jax.nn.log_softmax(logits), rtol=1e-6, atol=1e-6)
 
