@@ -7,6 +7,7 @@ the cache's files, name by name and byte by byte, before and after.
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from course_lib.data import default_data_dir
 from course_tools import compile_cache, execute, grade, sandbox
 from course_tools.assignment import Assignment
 from course_tools.judge import split
@@ -138,3 +140,28 @@ def test_grading_fills_the_cache_once_from_the_release_and_grades_with_it(tmp_pa
 def test_the_switch_turns_the_cache_off(tmp_path, monkeypatch):
     monkeypatch.setenv(compile_cache.SWITCH, "0")
     assert compile_cache.cache_for(Assignment("layers"), sandbox.kernel_environment(None)) is None
+
+
+def test_the_tweets_the_released_cells_tokenize_are_remembered_beside_it_and_read_by_the_kernel(tmp_path):
+    public, answer, hidden = "a public tweet the release shows :)", "an answer's own tweet", "a hidden test's tweet"
+    notebook = add_exercise(hidden=f"@probe\ndef processed(text):\n    from course_lib import data\n"
+                                   f"    return data.process_tweet(text)\n\n"
+                                   f"assert processed({hidden!r}) == ['hidden', \"test'\", 'tweet']\n"
+                                   "assert added(-2, 2) == 0")
+    notebook.cells.insert(1, nbgrader_cell("code", f"from course_lib import data\nPUBLIC = data.process_tweet({public!r})",
+                                           "public_tweets"))
+    notebook.cells[2].source = notebook.cells[2].source.replace(
+        "    return a + b", f"    data.process_tweet({answer!r})\n    return a + b")
+    (tmp_path / "course").mkdir()
+    course = new_course(tmp_path / "course", {"tweets": {"tweets": notebook}})
+    assignment = Assignment("tweets", course)
+    result = grade.grade_notebook(write(assignment.sources["tweets"], tmp_path / "tweets.ipynb"), assignment)
+    assert result["score"] == result["max_score"] == 3, result
+    own = next(p for p in compile_cache.root(course).iterdir() if p.name.startswith("tweets-"))
+    memo = json.loads((own / compile_cache.TOKEN_MEMO).read_text())
+    assert list(memo["tokens"]) == [public]        # neither the answer's tweet nor the hidden test's
+    # A grading kernel reads it: the tweet is remembered before anything in the kernel processed it.
+    check = ("from course_lib.data import preprocess\npreprocess.process_tweet('something else')\n"
+             f"assert {public!r} in preprocess._memo, list(preprocess._memo)")
+    run = execute.run_cells([check], sandboxed=True, data_dir=default_data_dir(), compile_cache=own)
+    assert run.errors == {}, run.errors

@@ -2,9 +2,15 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
+import os
 import re
 import string
+import tempfile
+from pathlib import Path
 
+import nltk
 from nltk.stem import PorterStemmer
 from nltk.tokenize import TweetTokenizer
 
@@ -27,14 +33,30 @@ def _tools():
     """
     tokenizer = TweetTokenizer(preserve_case=False, strip_handles=True, reduce_len=True)
     stem = functools.lru_cache(maxsize=1 << 16)(PorterStemmer().stem)
+    if os.environ.get(TOKEN_MEMO_ENV):
+        load_token_memo(os.environ[TOKEN_MEMO_ENV])
     return tokenizer, stem, load_stopwords(), frozenset(string.punctuation)
 
 
-@functools.lru_cache(maxsize=1 << 15)
+MEMO_SIZE = 1 << 15             # tweets whose tokens `_tokens` remembers; the oldest go first
+TOKEN_MEMO_ENV = "COURSE_TOKEN_MEMO"
+_memo: dict[str, tuple[str, ...]] = {}
+
+
 def _tokens(tweet: str) -> tuple[str, ...]:
     """Steps 1 and 2 of `process_tweet` (cleaning, tokenizing), remembered: preprocessing the
     same tweets again with another stopword list (or for another epoch) skips the tokenizer,
     most of `process_tweet`'s time."""
+    tokens = _memo.get(tweet)
+    if tokens is None:
+        tokens = _tokenize(tweet)
+        if len(_memo) >= MEMO_SIZE:
+            del _memo[next(iter(_memo))]
+        _memo[tweet] = tokens
+    return tokens
+
+
+def _tokenize(tweet: str) -> tuple[str, ...]:
     tokenizer = _tools()[0]
     tweet = _TICKER.sub("", tweet)
     tweet = _OLD_RETWEET.sub("", tweet)
@@ -99,3 +121,53 @@ def train_val_split(positive, negative, n_train: int = 4000):
       4,000 + 4,000 for training and 1,000 + 1,000 for validation.
     """
     return positive[:n_train], negative[:n_train], positive[n_train:], negative[n_train:]
+
+
+def token_memo_key() -> str:
+    """What the tokens of step 2 depend on: this module's source (its patterns, the tokenizer's
+    options) and NLTK's version. 16 hex digits of their SHA-256."""
+    digest = hashlib.sha256(Path(__file__).read_bytes() + b"\0" + nltk.__version__.encode())
+    return digest.hexdigest()[:16]
+
+
+def save_token_memo(path) -> int:
+    """Writes the tweets tokenized so far in this process, and their tokens, to `path` (JSON,
+    written atomically), for `load_token_memo` in another process; returns how many.
+
+    The grader uses it (course_tools.compile_cache): the tweets that the released notebooks'
+    own cells tokenize, kept beside the compilation cache and read by each grading kernel.
+
+    Raises:
+      OSError: the file could not be written.
+    """
+    path = Path(path)
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=path.name,
+                                     suffix=".tmp", delete=False) as handle:
+        json.dump({"key": token_memo_key(), "tokens": _memo}, handle, ensure_ascii=False)
+    os.chmod(handle.name, 0o644)     # as a file is usually made (mkstemp makes it 0o600)
+    os.replace(handle.name, path)
+    return len(_memo)
+
+
+def load_token_memo(path) -> int:
+    """Remembers the tokens in a file written by `save_token_memo`, so that `process_tweet`
+    does not tokenize those tweets again; returns how many were read.
+
+    A file that is missing, unreadable, malformed or written for another `token_memo_key()`
+    (another version of this module or of NLTK) is ignored: 0, and tweets are tokenized as
+    usual. `$COURSE_TOKEN_MEMO`, if set, names a file read once per process, the first time a
+    tweet is processed.
+    """
+    try:
+        with open(path, encoding="utf-8") as handle:
+            stored = json.load(handle)
+        if stored["key"] != token_memo_key():
+            return 0
+        tokens = [(tweet, tuple(words)) for tweet, words in stored["tokens"].items()
+                  if isinstance(words, list) and all(isinstance(word, str) for word in words)]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return 0
+    tokens = tokens[:max(0, MEMO_SIZE - len(_memo))]
+    for tweet, words in tokens:
+        _memo.setdefault(tweet, words)
+    return len(tokens)

@@ -19,7 +19,10 @@ compiling it again. Here:
     nothing (`jax_persistent_cache_min_compile_time_secs` past any compile). A learner's kernel can
     read the entries (the compiled public code above) and cannot add, change or delete one, so no
     learner can poison another's grading, and nothing a hidden test compiles lands in it;
-  - kernels without a sandbox (`--unsafe`) do not use it: there nothing would stop a write.
+  - kernels without a sandbox (`--unsafe`) do not use it: there nothing would stop a write;
+  - beside the entries, TOKEN_MEMO: the tweets the same released cells tokenize with course_lib's
+    process_tweet, and their tokens, which a kernel's process_tweet reads instead of tokenizing
+    them again (course_lib.data.preprocess.load_token_memo), read-only like the entries.
 
 `COURSE_GRADE_COMPILE_CACHE=0` grades without it (the baseline of `make bench ONLY=grading`).
 """
@@ -40,13 +43,18 @@ import nbformat
 
 SANDBOX_PATH = "/jax-compile-cache"   # where the kernel sees the cache (read-only)
 SWITCH = "COURSE_GRADE_COMPILE_CACHE"  # "0": no cache
+# Beside JAX's entries: the tweets that the released notebooks' own cells tokenize, with their tokens
+# (course_lib.data.preprocess.save_token_memo), which a grading kernel's process_tweet reads instead of
+# tokenizing them again. JAX reads only the entries its keys name, so it never looks at this file.
+TOKEN_MEMO = "course_lib-tokens.json"
 FILL_SECONDS = 600
 # JAX's settings (it reads them from the environment) for filling and reading alike: no eviction (a
 # read then writes no access time), and none of XLA's own caches, whose path would enter every key.
 _BOTH = {"JAX_COMPILATION_CACHE_MAX_SIZE": "-1", "JAX_PERSISTENT_CACHE_ENABLE_XLA_CACHES": "none"}
 # What makes JAX read the cache and never write it.
 READ_ONLY_SETTINGS = {**_BOTH, "JAX_COMPILATION_CACHE_DIR": SANDBOX_PATH,
-                      "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "1e12"}
+                      "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "1e12",
+                      "COURSE_TOKEN_MEMO": f"{SANDBOX_PATH}/{TOKEN_MEMO}"}
 
 
 def filling_settings(directory: Path) -> dict[str, str]:
@@ -119,7 +127,8 @@ def _run_fill(staging: Path, cells: list[str], kernel_env: dict[str, str], draws
     directory, writing JAX's cache entries to `staging`. Whether it finished."""
     scratch = Path(tempfile.mkdtemp(prefix="course-cache-fill-"))
     try:
-        (scratch / "cells.json").write_text(json.dumps({"draws": draws, "cells": cells}))
+        (scratch / "cells.json").write_text(json.dumps({"draws": draws, "cells": cells,
+                                                        "token_memo": str(staging / TOKEN_MEMO)}))
         env = {**kernel_env, "HOME": str(scratch), "MPLCONFIGDIR": str(scratch / ".matplotlib"),
                **filling_settings(staging)}
         try:
@@ -185,4 +194,7 @@ for source in work["cells"]:
         exec(compile(source, "<released cell>", "exec"), namespace)
     except BaseException:
         pass
+preprocess = sys.modules.get("course_lib.data.preprocess")
+if preprocess is not None and preprocess._memo:    # the cells tokenized tweets (they are all public)
+    preprocess.save_token_memo(work["token_memo"])
 '''
