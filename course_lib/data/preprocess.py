@@ -143,9 +143,14 @@ def save_token_memo(path) -> int:
     path = Path(path)
     with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=path.name,
                                      suffix=".tmp", delete=False) as handle:
-        json.dump({"key": token_memo_key(), "tokens": _memo}, handle, ensure_ascii=False)
-    os.chmod(handle.name, 0o644)     # as a file is usually made (mkstemp makes it 0o600)
-    os.replace(handle.name, path)
+        try:
+            json.dump({"key": token_memo_key(), "tokens": _memo}, handle, ensure_ascii=False)
+            handle.flush()
+            os.chmod(handle.name, 0o644)     # as a file is usually made (mkstemp makes it 0o600)
+            os.replace(handle.name, path)
+        except BaseException:
+            os.unlink(handle.name)
+            raise
     return len(_memo)
 
 
