@@ -2,6 +2,7 @@
 tokenized tweets. Needs NLTK's stopwords (`$COURSE_DATA_DIR`, which `make test` sets)."""
 from __future__ import annotations
 
+import collections
 import json
 import os
 
@@ -82,7 +83,7 @@ else:
 
 @pytest.fixture
 def empty_memo(monkeypatch):
-    monkeypatch.setattr(preprocess, "_memo", {})
+    monkeypatch.setattr(preprocess, "_memo", collections.OrderedDict())
     return preprocess._memo
 
 

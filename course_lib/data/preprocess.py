@@ -1,6 +1,7 @@
 """The course's tweet preprocessing, vocabulary and train/validation split."""
 from __future__ import annotations
 
+import collections
 import functools
 import hashlib
 import json
@@ -40,7 +41,7 @@ def _tools():
 
 MEMO_SIZE = 1 << 15             # tweets whose tokens `_tokens` remembers; the oldest go first
 TOKEN_MEMO_ENV = "COURSE_TOKEN_MEMO"
-_memo: dict[str, tuple[str, ...]] = {}
+_memo: collections.OrderedDict[str, tuple[str, ...]] = collections.OrderedDict()
 
 
 def _tokens(tweet: str) -> tuple[str, ...]:
@@ -51,7 +52,7 @@ def _tokens(tweet: str) -> tuple[str, ...]:
     if tokens is None:
         tokens = _tokenize(tweet)
         if len(_memo) >= MEMO_SIZE:
-            del _memo[next(iter(_memo))]
+            _memo.popitem(last=False)
         _memo[tweet] = tokens
     return tokens
 
