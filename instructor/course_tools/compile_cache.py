@@ -196,5 +196,8 @@ for source in work["cells"]:
         pass
 preprocess = sys.modules.get("course_lib.data.preprocess")
 if preprocess is not None and preprocess._memo:    # the cells tokenized tweets (they are all public)
-    preprocess.save_token_memo(work["token_memo"])
+    try:
+        preprocess.save_token_memo(work["token_memo"])
+    except OSError:                                 # the cache is still whole without it
+        pass
 '''
