@@ -41,6 +41,8 @@ from pathlib import Path
 
 import nbformat
 
+from course_lib.data.preprocess import TOKEN_MEMO_ENV
+
 SANDBOX_PATH = "/jax-compile-cache"   # where the kernel sees the cache (read-only)
 SWITCH = "COURSE_GRADE_COMPILE_CACHE"  # "0": no cache
 # Beside JAX's entries: the tweets that the released notebooks' own cells tokenize, with their tokens
@@ -54,7 +56,7 @@ _BOTH = {"JAX_COMPILATION_CACHE_MAX_SIZE": "-1", "JAX_PERSISTENT_CACHE_ENABLE_XL
 # What makes JAX read the cache and never write it.
 READ_ONLY_SETTINGS = {**_BOTH, "JAX_COMPILATION_CACHE_DIR": SANDBOX_PATH,
                       "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "1e12",
-                      "COURSE_TOKEN_MEMO": f"{SANDBOX_PATH}/{TOKEN_MEMO}"}
+                      TOKEN_MEMO_ENV: f"{SANDBOX_PATH}/{TOKEN_MEMO}"}
 
 
 def filling_settings(directory: Path) -> dict[str, str]:
